@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`. `make bench` measures.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+# Browser tests drive Debian's chromium; Playwright cannot download its own browser here.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+demo: $(VENV)/.installed
+	$(BIN)/beckon demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed-test chromium lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,96 @@
+"""The application factory: wires the store, hub and endpoints together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from server.assets import Assets
+from server.dashboard.live import ManagerFeed
+from server.dashboard.sessions import LoginThrottle, Sessions
+from server.dashboard.views import Dashboard
+from server.demo import DemoSite
+from server.hub import Hub
+from server.ingest import Ingest
+from server.security import SecurityHeaders
+from server.settings import Settings
+from server.store import Store, open_store
+from server.visitor_api import VisitorAPI
+
+log = logging.getLogger("beckon")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+    settings = (settings or Settings.from_env()).with_secret()
+    store = store or open_store(settings)
+    hub = Hub()
+    assets = Assets(settings.root)
+    ingest = Ingest(store, hub, settings)
+    visitor = VisitorAPI(store, ingest, assets, settings)
+    sessions = Sessions(store, settings)
+    dashboard = Dashboard(store, sessions, LoginThrottle(settings))
+    feed = ManagerFeed(store, hub, sessions)
+    demo = DemoSite(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        applied = await store.migrate()
+        if applied:
+            log.info("applied migrations %s", applied)
+        yield
+        await store.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse("/app/", status_code=303)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return PlainTextResponse("Something went wrong on our side. It has been logged.", status_code=500)
+
+    routes = [
+        Route("/", root),
+        Route("/healthz", healthz),
+        Route("/embed.js", assets.embed_js),
+        Route("/widgets/{filename}", assets.widget_chunk),
+        Route("/api/v1/sites/{key}/config", visitor.site_config),
+        Route("/api/v1/collect", visitor.collect, methods=["POST", "OPTIONS"]),
+        WebSocketRoute("/ws/visitor", visitor.socket),
+        WebSocketRoute("/ws/manager", feed.socket),
+        Route("/app", dashboard.home),
+        Route("/app/", dashboard.home),
+        Route("/app/login", dashboard.login_page, methods=["GET"]),
+        Route("/app/login", dashboard.login, methods=["POST"]),
+        Route("/app/logout", dashboard.logout, methods=["POST"]),
+        Route("/app/leads", dashboard.leads),
+        Route("/app/leads/{ref}", dashboard.lead),
+        Mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        Route("/demo/", demo.page),
+        Route("/demo/{path:path}", demo.page),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders, hsts=settings.secure_cookies),
+            Middleware(GZipMiddleware, minimum_size=600),
+        ],
+        exception_handlers={500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.hub = hub
+    return app

@@ -1,0 +1,72 @@
+"""The visitor-side scripts: the loader at /embed.js and the widget chunks.
+
+Chunks are served under a content hash so browsers may cache them forever;
+the loader itself keeps a short cache so a new release reaches visitors soon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+JS = "text/javascript; charset=utf-8"
+LOADER_CACHE = "public, max-age=300"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    body: bytes
+    digest: str
+
+    @property
+    def hashed_name(self) -> str:
+        return f"{self.name}.{self.digest}.js"
+
+
+class Assets:
+    def __init__(self, root: Path) -> None:
+        self.loader = self._read(root / "embed" / "embed.js")
+        self.chunks: dict[str, Asset] = {}
+        for path in sorted((root / "widgets").glob("*.js")):
+            asset = self._read(path)
+            self.chunks[asset.name] = asset
+
+    @staticmethod
+    def _read(path: Path) -> Asset:
+        body = path.read_bytes()
+        return Asset(name=path.stem, body=body, digest=hashlib.sha256(body).hexdigest()[:12])
+
+    def chunk_url(self, base: str, name: str) -> str:
+        return f"{base}/widgets/{self.chunks[name].hashed_name}"
+
+    async def embed_js(self, request: Request) -> Response:
+        return self._respond(request, self.loader, LOADER_CACHE)
+
+    async def widget_chunk(self, request: Request) -> Response:
+        filename: str = request.path_params["filename"]
+        stem = filename.removesuffix(".js")
+        name, _, digest = stem.partition(".")
+        asset = self.chunks.get(name)
+        if asset is None or not filename.endswith(".js") or (digest and digest != asset.digest):
+            return Response("No such widget chunk.\n", status_code=404, media_type="text/plain")
+        return self._respond(request, asset, IMMUTABLE if digest else LOADER_CACHE)
+
+    @staticmethod
+    def _respond(request: Request, asset: Asset, cache: str) -> Response:
+        etag = f'"{asset.digest}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": cache,
+            # Chunks are ES modules imported cross-origin by the host page.
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=JS, headers=headers)

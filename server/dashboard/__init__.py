@@ -1,0 +1,1 @@
+"""The manager and owner dashboard under /app/."""

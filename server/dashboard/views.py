@@ -1,0 +1,138 @@
+"""Dashboard pages: sign-in, the live leads list and the lead page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from server.dashboard.sessions import LoginThrottle, Sessions
+from server.models import User
+from server.passwords import hash_password, needs_rehash, verify_password
+from server.phones import format_phone
+from server.store import Store
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else ""
+
+
+TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["iso"] = _iso
+TEMPLATES.env.filters["phone"] = lambda e164: format_phone(e164) if e164 else ""
+
+
+class Dashboard:
+    def __init__(self, store: Store, sessions: Sessions, throttle: LoginThrottle) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.throttle = throttle
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        context = {
+            "csrf_token": self.sessions.csrf_token(request),
+            "user": getattr(request.state, "user", None),
+        } | context
+        response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+        self.sessions.ensure_csrf_cookie(request, response)
+        return response
+
+    async def _require_user(self, request: Request) -> User | Response:
+        user = await self.sessions.user(request)
+        if user is None:
+            return RedirectResponse("/app/login", status_code=303)
+        return user
+
+    def _same_origin(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        parts = urlsplit(origin)
+        return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
+
+    async def _form_checked(self, request: Request) -> dict[str, Any] | Response:
+        form = await request.form()
+        if not self._same_origin(request) or not self.sessions.csrf_valid(request, str(form.get("csrf") or "")):
+            return HTMLResponse(
+                "This form has expired or came from another site. Go back, reload the page and try again.",
+                status_code=403,
+            )
+        return dict(form)
+
+    # -- pages --------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        user = await self.sessions.user(request)
+        return RedirectResponse("/app/leads" if user else "/app/login", status_code=303)
+
+    async def login_page(self, request: Request) -> Response:
+        if await self.sessions.user(request):
+            return RedirectResponse("/app/leads", status_code=303)
+        return self.render(request, "login.html", {"error": None, "email": ""})
+
+    async def login(self, request: Request) -> Response:
+        form = await self._form_checked(request)
+        if isinstance(form, Response):
+            return form
+        email = str(form.get("email") or "").strip()
+        password = str(form.get("password") or "")
+        ip = request.client.host if request.client else "unknown"
+        wait = self.throttle.wait(email, ip)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            return self.render(request, "login.html", {"error": error, "email": email}, status_code=429)
+        user = await self.store.get_user_by_email(email) if email else None
+        ok = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None or not user.active:
+            self.throttle.failed(email, ip)
+            error = "That email and password don't match an active account."
+            return self.render(request, "login.html", {"error": error, "email": email}, status_code=401)
+        self.throttle.succeeded(email)
+        if needs_rehash(user.password_hash):
+            await self.store.set_password_hash(user.id, hash_password(password))
+        response = RedirectResponse("/app/leads", status_code=303)
+        await self.sessions.sign_in(request, response, user)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await self._form_checked(request)
+        if isinstance(form, Response):
+            return form
+        response = RedirectResponse("/app/login", status_code=303)
+        await self.sessions.sign_out(request, response)
+        return response
+
+    async def leads(self, request: Request) -> Response:
+        user = await self._require_user(request)
+        if isinstance(user, Response):
+            return user
+        sites = await self.store.user_sites(user.id)
+        leads = await self.store.list_leads([s.id for s in sites], limit=100)
+        return self.render(request, "leads.html", {"sites": sites, "leads": leads})
+
+    async def lead(self, request: Request) -> Response:
+        user = await self._require_user(request)
+        if isinstance(user, Response):
+            return user
+        lead = await self.store.get_lead(request.path_params["ref"])
+        site_ids = {s.id for s in await self.store.user_sites(user.id)}
+        if lead is None or lead.site_id not in site_ids:
+            # The same answer for "missing" and "not yours": no probing other sites' leads.
+            return self.render(request, "not_found.html", {}, status_code=404)
+        events = await self.store.lead_events(lead.id)
+        visitor = await self.store.get_visitor(lead.visitor_id) if lead.visitor_id else None
+        return self.render(request, "lead.html", {"lead": lead, "events": events, "visitor": visitor})

@@ -1,0 +1,80 @@
+"""The demo: a seeded furniture-workshop site and its pages at /demo/."""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.models import Role, Site
+from server.passwords import hash_password
+from server.settings import Settings
+from server.store import Store
+
+DEMO_MANAGERS = (
+    ("anna@demo.beckon.test", "Anna Petrova", Role.OWNER),
+    ("ben@demo.beckon.test", "Ben Carter", Role.MANAGER),
+)
+CALLBACK_DEFAULTS = {"position": "right", "color": "#0f766e"}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    name: str
+    role: Role
+    password: str
+
+
+async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLogin]]:
+    """Create or refresh the demo site and its managers; passwords are new on every run and never stored in clear."""
+    site = await store.get_site_by_key(settings.demo_site_key)
+    if site is None:
+        site = await store.create_site(
+            key=settings.demo_site_key,
+            name="Oak & Joinery",
+            allowed_domains=["localhost", "127.0.0.1"],
+            timezone="Europe/London",
+            locale="",
+            settings={"phone_region": "GB", "promise_seconds": 30},
+        )
+    await store.put_widget(site.id, "callback", CALLBACK_DEFAULTS)
+    logins = []
+    for email, name, role in DEMO_MANAGERS:
+        password = secrets.token_urlsafe(9)
+        user = await store.get_user_by_email(email)
+        if user is None:
+            user = await store.create_user(email=email, name=name, password_hash=hash_password(password), role=role)
+        else:
+            await store.set_password_hash(user.id, hash_password(password))
+        await store.add_member(site.id, user.id)
+        logins.append(DemoLogin(email, name, role, password))
+    return site, logins
+
+
+class DemoSite:
+    """Serves demo_site/ with the snippet's placeholders filled in, as an owner's pasted copy would be."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = settings.root / "demo_site"
+        self.settings = settings
+
+    async def page(self, request: Request) -> Response:
+        name = request.path_params.get("path") or "index.html"
+        path = (self.folder / name).resolve()
+        if not path.is_relative_to(self.folder.resolve()) or not path.is_file():
+            return Response("Not found.\n", status_code=404, media_type="text/plain")
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        body = path.read_bytes()
+        if path.suffix == ".html":
+            base = self.settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
+            text = body.decode("utf-8")
+            text = text.replace("https://HOST/embed.js", f"{base}/embed.js").replace(
+                "'SITE_KEY'", f"'{self.settings.demo_site_key}'"
+            )
+            body = text.encode("utf-8")
+            media_type = "text/html; charset=utf-8"
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})

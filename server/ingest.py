@@ -1,0 +1,132 @@
+"""What a visitor frame does: validate, store durably, tell managers, answer.
+
+Shared by the WebSocket endpoint and the HTTP fallback so both behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from server.feed import lead_summary
+from server.hub import Hub, site_channel
+from server.models import NewLead, Site
+from server.phones import InvalidPhone, normalise_phone
+from server.protocol import ErrorCode, Frame, FrameError, Hello, LeadFrame, Ping, ReportFrame, TrackFrame
+from server.ratelimit import SlidingWindow
+from server.settings import Settings
+from server.store import Store, StoreUnavailable
+
+log = logging.getLogger("beckon.ingest")
+
+LEADS_PER_VISITOR = 5
+TOO_FAST = "You're sending requests too quickly. Please wait a little and try again."
+STORE_DOWN = "We couldn't save that just now. It will be sent again automatically."
+
+
+@dataclass
+class VisitorSession:
+    site: Site
+    ip: str
+    user_agent: str
+    visitor: str | None = None
+
+
+def lead_source(context: dict[str, Any]) -> str:
+    utm = context.get("utm") or {}
+    if utm.get("utm_source"):
+        return utm["utm_source"]
+    referrer = context.get("referrer") or ""
+    ref_host = urlsplit(referrer).hostname or ""
+    page_host = urlsplit(context.get("landing") or context.get("url") or "").hostname or ""
+    if ref_host and ref_host != page_host:
+        return ref_host
+    return "direct"
+
+
+class Ingest:
+    def __init__(self, store: Store, hub: Hub, settings: Settings) -> None:
+        self.store = store
+        self.hub = hub
+        self.leads_per_ip = SlidingWindow(settings.lead_limit_per_ip, settings.lead_limit_window)
+        self.leads_per_visitor = SlidingWindow(LEADS_PER_VISITOR, settings.lead_limit_window)
+
+    async def handle(self, session: VisitorSession, frame: Frame) -> dict[str, Any] | None:
+        """Apply one parsed frame; returns the reply frame, if any. Raises FrameError for the client."""
+        if isinstance(frame, Ping):
+            return {"type": "pong"}
+        if isinstance(frame, Hello):
+            session.visitor = frame.visitor
+            return None
+        if isinstance(frame, ReportFrame):
+            log.warning("widget %r broke on site %s: %s", frame.widget, session.site.key, frame.message)
+            return None
+        if session.visitor is None:
+            raise FrameError(
+                ErrorCode.HELLO_REQUIRED,
+                "Send hello with your visitor id first.",
+                frame_id=getattr(frame, "id", None),
+            )
+        try:
+            if isinstance(frame, LeadFrame):
+                return await self._lead(session, frame)
+            if isinstance(frame, TrackFrame):
+                await self.store.record_visitor_event(
+                    site_id=session.site.id,
+                    visitor_key=session.visitor,
+                    client_frame_id=frame.id,
+                    name=frame.name,
+                    props=frame.props,
+                )
+                return {"type": "ack", "id": frame.id}
+        except StoreUnavailable as exc:
+            log.error("refused frame %s on site %s: %s", frame.id, session.site.key, exc)
+            raise FrameError(ErrorCode.UNAVAILABLE, STORE_DOWN, frame_id=frame.id, retry_after=5) from exc
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, "Unknown frame type.")
+
+    async def _lead(self, session: VisitorSession, frame: LeadFrame) -> dict[str, Any]:
+        assert session.visitor is not None
+        site = session.site
+        # A re-sent frame is answered with its first ack, before any limit applies.
+        known = await self.store.lead_by_frame(site.id, frame.id)
+        if known is not None:
+            return {"type": "ack", "id": frame.id, "lead": known.ref}
+
+        phone = None
+        if frame.phone is not None:
+            try:
+                phone = normalise_phone(frame.phone, site.settings.get("phone_region", "US"))
+            except InvalidPhone as exc:
+                raise FrameError(ErrorCode.INVALID_PHONE, str(exc), frame_id=frame.id, field="phone") from exc
+        elif frame.kind == "callback":
+            raise FrameError(
+                ErrorCode.INVALID_PHONE, "Please enter your phone number.", frame_id=frame.id, field="phone"
+            )
+        if phone is None and frame.email is None and frame.kind in ("callback", "popup"):
+            raise FrameError(ErrorCode.INVALID_FIELD, "Please leave a phone number or an email.", frame_id=frame.id)
+
+        for limiter, key in ((self.leads_per_ip, f"{site.id}:{session.ip}"), (self.leads_per_visitor, session.visitor)):
+            wait = limiter.hit(key)
+            if wait:
+                raise FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, frame_id=frame.id, retry_after=wait)
+
+        lead, created = await self.store.create_lead(
+            NewLead(
+                site_id=site.id,
+                visitor_key=session.visitor,
+                kind=frame.kind,
+                client_frame_id=frame.id,
+                phone=phone,
+                name=frame.name,
+                email=frame.email,
+                answers=frame.answers,
+                context=frame.context,
+                user_agent=session.user_agent[:400],
+                source=lead_source(frame.context),
+            )
+        )
+        if created:
+            self.hub.publish(site_channel(site.id), lead_summary(lead))
+        return {"type": "ack", "id": frame.id, "lead": lead.ref}

@@ -1,0 +1,130 @@
+"""Domain records shared by every store backend, the endpoints and the templates."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    WON = "won"
+    LOST = "lost"
+    SPAM = "spam"
+    MISSED = "missed"
+    PARTIAL = "partial"
+
+
+class Actor(enum.StrEnum):
+    VISITOR = "visitor"
+    USER = "user"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Site:
+    id: int
+    key: str
+    name: str
+    allowed_domains: list[str]
+    timezone: str
+    working_hours: dict[str, Any]
+    locale: str
+    settings: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+    password_hash: str
+    role: Role
+    active: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Widget:
+    id: int
+    site_id: int
+    kind: str
+    slug: str
+    config: dict[str, Any]
+    enabled: bool
+    version: int
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Visitor:
+    id: int
+    site_id: int
+    visitor_key: str
+    first_seen: float
+    last_seen: float
+    user_agent: str
+    referrer: str
+    landing_page: str
+    utm: dict[str, str]
+    page_trail: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Lead:
+    id: int
+    ref: str
+    site_id: int
+    visitor_id: int | None
+    kind: str
+    status: LeadStatus
+    temperature: str | None
+    assignee_id: int | None
+    phone: str | None
+    email: str | None
+    name: str | None
+    answers: dict[str, Any]
+    source: str
+    context: dict[str, Any]
+    client_frame_id: str
+    created_at: float
+    updated_at: float
+    site_name: str = ""
+
+
+@dataclass(frozen=True)
+class LeadEvent:
+    id: int
+    lead_id: int
+    at: float
+    type: str
+    actor_type: Actor
+    actor_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+    actor_name: str = ""
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """What a visitor submitted, already validated and normalised."""
+
+    site_id: int
+    visitor_key: str
+    kind: str
+    client_frame_id: str
+    phone: str | None
+    name: str | None
+    email: str | None
+    answers: dict[str, Any]
+    context: dict[str, Any]
+    user_agent: str
+    source: str

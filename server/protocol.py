@@ -1,0 +1,228 @@
+"""The visitor wire protocol: parsing and validating frames.
+
+Every frame is a JSON object ``{"type": ..., "id": ..., ...}``; ``id`` is a
+client-generated unique id on every frame that changes state. Validation here
+is structural; phone numbers and site rules are checked in ``ingest``.
+
+Visitor -> server:
+  hello  {visitor}                      first frame on a socket; answered by welcome
+  lead   {id, kind, phone?, name?, email?, consent?, answers?, context?}   answered by ack {id, lead}
+  track  {id, name, props?}             answered by ack {id}
+  report {widget, message}              a widget broke; logged, not answered
+  ping   {}                             answered by pong
+Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_FRAME_BYTES = 16 * 1024
+_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+LEAD_KINDS = ("callback", "chat", "quiz", "popup", "countdown")
+
+
+class ErrorCode(enum.StrEnum):
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LARGE = "too_large"
+    HELLO_REQUIRED = "hello_required"
+    INVALID_PHONE = "invalid_phone"
+    INVALID_FIELD = "invalid_field"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    UNKNOWN_SITE = "unknown_site"
+
+
+class FrameError(Exception):
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        frame_id: str | None = None,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.frame_id = frame_id
+        self.field = field
+        self.retry_after = retry_after
+
+    def to_frame(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "error", "id": self.frame_id, "code": self.code.value, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        if self.retry_after is not None:
+            out["retry_after"] = round(self.retry_after)
+        return out
+
+
+@dataclass(frozen=True)
+class Hello:
+    visitor: str
+
+
+@dataclass(frozen=True)
+class LeadFrame:
+    id: str
+    kind: str
+    phone: str | None
+    name: str | None
+    email: str | None
+    consent: bool
+    answers: dict[str, Any]
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrackFrame:
+    id: str
+    name: str
+    props: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportFrame:
+    widget: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Frame = Hello | LeadFrame | TrackFrame | ReportFrame | Ping
+
+
+def is_valid_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def clean_text(value: object, *, limit: int, field_name: str, frame_id: str | None) -> str | None:
+    """Plain text as typed, minus control characters. Markup stays text: it is escaped where shown."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise FrameError(ErrorCode.INVALID_FIELD, f"{field_name} must be text.", frame_id=frame_id, field=field_name)
+    text = _CONTROL.sub("", value).strip()
+    if len(text) > limit:
+        raise FrameError(
+            ErrorCode.INVALID_FIELD,
+            f"{field_name.capitalize()} is too long (at most {limit} characters).",
+            frame_id=frame_id,
+            field=field_name,
+        )
+    return text or None
+
+
+def _short(value: object, limit: int) -> str:
+    return _CONTROL.sub("", value)[:limit] if isinstance(value, str) else ""
+
+
+def _context(raw: object) -> dict[str, Any]:
+    """Keep only the known keys of the page context, cut to size; unknown keys are dropped."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Any] = {
+        "url": _short(raw.get("url"), 2048),
+        "title": _short(raw.get("title"), 300),
+        "referrer": _short(raw.get("referrer"), 2048),
+        "landing": _short(raw.get("landing"), 2048),
+    }
+    utm = raw.get("utm")
+    if isinstance(utm, dict):
+        out["utm"] = {k: _short(utm[k], 200) for k in UTM_KEYS if isinstance(utm.get(k), str) and utm[k]}
+    trail = raw.get("trail")
+    if isinstance(trail, list):
+        pages = []
+        for page in trail[-50:]:
+            if isinstance(page, dict) and isinstance(page.get("url"), str):
+                at = page.get("at")
+                pages.append(
+                    {
+                        "url": _short(page["url"], 2048),
+                        "title": _short(page.get("title"), 300),
+                        "at": float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
+                    }
+                )
+        out["trail"] = pages
+    return out
+
+
+def decode(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
+    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise FrameError(ErrorCode.TOO_LARGE, f"Frame is {size} bytes; the limit is {max_bytes}.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError(ErrorCode.BAD_JSON, "Frame is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "Frame must be a JSON object.")
+    return data
+
+
+def parse(data: dict[str, Any]) -> Frame:
+    """Turn a decoded frame into a typed one, or raise :class:`FrameError` saying what is wrong."""
+    kind = data.get("type")
+    raw_id = data.get("id")
+    frame_id = raw_id if is_valid_id(raw_id) else None
+    if kind == "hello":
+        visitor = data.get("visitor")
+        if not is_valid_id(visitor):
+            raise FrameError(ErrorCode.BAD_FRAME, "hello needs a visitor id of 8-64 letters, digits, '-' or '_'.")
+        return Hello(visitor=str(visitor))
+    if kind == "ping":
+        return Ping()
+    if kind == "report":
+        return ReportFrame(widget=_short(data.get("widget"), 40), message=_short(data.get("message"), 500))
+    if kind not in ("lead", "track"):
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {str(kind)[:40]!r}.", frame_id=frame_id)
+    if frame_id is None:
+        raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
+    if kind == "track":
+        name = clean_text(data.get("name"), limit=100, field_name="name", frame_id=frame_id)
+        if not name:
+            raise FrameError(ErrorCode.BAD_FRAME, "track needs an event name.", frame_id=frame_id, field="name")
+        props = data.get("props") or {}
+        if not isinstance(props, dict):
+            raise FrameError(ErrorCode.BAD_FRAME, "track props must be an object.", frame_id=frame_id, field="props")
+        return TrackFrame(id=frame_id, name=name, props=props)
+
+    lead_kind = data.get("kind")
+    if lead_kind not in LEAD_KINDS:
+        raise FrameError(
+            ErrorCode.BAD_FRAME, f"Lead kind must be one of {', '.join(LEAD_KINDS)}.", frame_id=frame_id, field="kind"
+        )
+    phone = clean_text(data.get("phone"), limit=40, field_name="phone", frame_id=frame_id)
+    email = clean_text(data.get("email"), limit=254, field_name="email", frame_id=frame_id)
+    if email is not None and not _EMAIL.match(email):
+        raise FrameError(
+            ErrorCode.INVALID_FIELD, "That email address doesn't look right.", frame_id=frame_id, field="email"
+        )
+    answers = data.get("answers") or {}
+    if not isinstance(answers, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "answers must be an object.", frame_id=frame_id, field="answers")
+    return LeadFrame(
+        id=frame_id,
+        kind=str(lead_kind),
+        phone=phone,
+        name=clean_text(data.get("name"), limit=100, field_name="name", frame_id=frame_id),
+        email=email,
+        consent=data.get("consent") is True,
+        answers=answers,
+        context=_context(data.get("context")),
+    )

@@ -1,0 +1,471 @@
+"""SQLite backend (aiosqlite, WAL). All SQL of the embedded default lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from server.models import Actor, Lead, LeadEvent, LeadStatus, NewLead, Role, Site, User, Visitor, Widget
+from server.store import StoreUnavailable
+
+TRAIL_LIMIT = 50
+_WRITE_FAILURES = ("disk is full", "readonly", "read-only", "disk i/o error", "database is locked", "unable to open")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("server.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _site(row: sqlite3.Row) -> Site:
+    return Site(
+        id=row["id"],
+        key=row["key"],
+        name=row["name"],
+        allowed_domains=json.loads(row["allowed_domains"]),
+        timezone=row["timezone"],
+        working_hours=json.loads(row["working_hours"]),
+        locale=row["locale"],
+        settings=json.loads(row["settings"]),
+        created_at=row["created_at"],
+    )
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        active=bool(row["active"]),
+        created_at=row["created_at"],
+    )
+
+
+def _widget(row: sqlite3.Row) -> Widget:
+    return Widget(
+        id=row["id"],
+        site_id=row["site_id"],
+        kind=row["kind"],
+        slug=row["slug"],
+        config=json.loads(row["config"]),
+        enabled=bool(row["enabled"]),
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _lead(row: sqlite3.Row) -> Lead:
+    keys = row.keys()
+    return Lead(
+        id=row["id"],
+        ref=row["ref"],
+        site_id=row["site_id"],
+        visitor_id=row["visitor_id"],
+        kind=row["kind"],
+        status=LeadStatus(row["status"]),
+        temperature=row["temperature"],
+        assignee_id=row["assignee_id"],
+        phone=row["phone"],
+        email=row["email"],
+        name=row["name"],
+        answers=json.loads(row["answers"]),
+        source=row["source"],
+        context=json.loads(row["context"]),
+        client_frame_id=row["client_frame_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        site_name=row["site_name"] if "site_name" in keys else "",
+    )
+
+
+def _visitor(row: sqlite3.Row) -> Visitor:
+    return Visitor(
+        id=row["id"],
+        site_id=row["site_id"],
+        visitor_key=row["visitor_key"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        user_agent=row["user_agent"],
+        referrer=row["referrer"],
+        landing_page=row["landing_page"],
+        utm=json.loads(row["utm"]),
+        page_trail=json.loads(row["page_trail"]),
+    )
+
+
+class SQLiteStore:
+    """Two connections: one writer serialised by a lock, one reader that sees only committed rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an ack promises the row survives a power cut, not just a crash.
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        self._reader = await self._connect()
+
+    async def close(self) -> None:
+        for db in (self._reader, self._writer):
+            if db is not None:
+                await db.close()
+        self._reader = self._writer = None
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("store is not open: call open() first")
+        return self._reader
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._writer is None:
+            raise RuntimeError("store is not open: call open() first")
+        db = self._writer
+        async with self._write_lock:
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if db.in_transaction:
+                    await db.execute("ROLLBACK")
+                if any(marker in str(exc).lower() for marker in _WRITE_FAILURES):
+                    raise StoreUnavailable(f"the database refused the write: {exc}") from exc
+                raise
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        async with self._r.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        async with self._r.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # -- schema ---------------------------------------------------------
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations in order; returns the versions applied now."""
+        applied_now: list[int] = []
+        async with self._tx() as db:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            async with db.execute("SELECT version FROM schema_migrations") as cur:
+                done = {row[0] for row in await cur.fetchall()}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                for statement in sql.split(";\n"):
+                    if statement.strip() and not all(
+                        line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
+                    ):
+                        await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, time.time())
+                )
+                applied_now.append(version)
+        return applied_now
+
+    # -- sites and widgets ----------------------------------------------
+
+    async def create_site(
+        self,
+        *,
+        key: str,
+        name: str,
+        allowed_domains: list[str],
+        timezone: str = "UTC",
+        locale: str = "",
+        settings: dict[str, Any] | None = None,
+    ) -> Site:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO sites (key, name, allowed_domains, timezone, locale, settings, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, name, _dumps(allowed_domains), timezone, locale, _dumps(settings or {}), time.time()),
+            )
+            site_id = cur.lastrowid
+        site = await self.get_site(int(site_id or 0))
+        assert site is not None
+        return site
+
+    async def get_site(self, site_id: int) -> Site | None:
+        row = await self._one("SELECT * FROM sites WHERE id = ?", (site_id,))
+        return _site(row) if row else None
+
+    async def get_site_by_key(self, key: str) -> Site | None:
+        row = await self._one("SELECT * FROM sites WHERE key = ?", (key,))
+        return _site(row) if row else None
+
+    async def update_site(self, site_id: int, **fields: Any) -> None:
+        allowed = {"name", "allowed_domains", "timezone", "working_hours", "locale", "settings"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update site fields {sorted(unknown)}")
+        sets, params = [], []
+        for name, value in fields.items():
+            sets.append(f"{name} = ?")
+            params.append(_dumps(value) if isinstance(value, dict | list) else value)
+        if not sets:
+            return
+        async with self._tx() as db:
+            await db.execute(f"UPDATE sites SET {', '.join(sets)} WHERE id = ?", (*params, site_id))
+
+    async def put_widget(
+        self, site_id: int, kind: str, config: dict[str, Any], *, enabled: bool = True, slug: str = ""
+    ) -> Widget:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO widgets (site_id, kind, slug, config, enabled, version, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 1, ?)"
+                " ON CONFLICT (site_id, kind, slug) DO UPDATE SET config = excluded.config,"
+                " enabled = excluded.enabled, version = widgets.version + 1, updated_at = excluded.updated_at",
+                (site_id, kind, slug, _dumps(config), int(enabled), time.time()),
+            )
+        row = await self._one(
+            "SELECT * FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?", (site_id, kind, slug)
+        )
+        assert row is not None
+        return _widget(row)
+
+    async def enabled_widgets(self, site_id: int) -> list[Widget]:
+        rows = await self._all(
+            "SELECT * FROM widgets WHERE site_id = ? AND enabled = 1 ORDER BY kind, slug", (site_id,)
+        )
+        return [_widget(r) for r in rows]
+
+    # -- users, membership, sessions ------------------------------------
+
+    async def create_user(self, *, email: str, name: str, password_hash: str, role: Role) -> User:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO users (email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)",
+                (email.strip().lower(), name, password_hash, role.value, time.time()),
+            )
+            user_id = cur.lastrowid
+        user = await self.get_user(int(user_id or 0))
+        assert user is not None
+        return user
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE email = ?", (email.strip().lower(),))
+        return _user(row) if row else None
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    async def add_member(self, site_id: int, user_id: int) -> None:
+        async with self._tx() as db:
+            await db.execute("INSERT OR IGNORE INTO site_members (site_id, user_id) VALUES (?, ?)", (site_id, user_id))
+
+    async def user_sites(self, user_id: int) -> list[Site]:
+        rows = await self._all(
+            "SELECT s.* FROM sites s JOIN site_members m ON m.site_id = s.id WHERE m.user_id = ? ORDER BY s.name",
+            (user_id,),
+        )
+        return [_site(r) for r in rows]
+
+    async def create_session(self, token_hash: str, user_id: int, expires_at: float) -> None:
+        now = time.time()
+        async with self._tx() as db:
+            await db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            await db.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (token_hash, user_id, now, expires_at),
+            )
+
+    async def session_user(self, token_hash: str, now: float) -> User | None:
+        row = await self._one(
+            "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_hash = ? AND s.expires_at > ? AND u.active = 1",
+            (token_hash, now),
+        )
+        return _user(row) if row else None
+
+    async def delete_session(self, token_hash: str) -> None:
+        async with self._tx() as db:
+            await db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    # -- visitors and leads ---------------------------------------------
+
+    async def _upsert_visitor(
+        self, db: aiosqlite.Connection, site_id: int, visitor_key: str, context: dict[str, Any], user_agent: str
+    ) -> int:
+        now = time.time()
+        trail = context.get("trail") or []
+        await db.execute(
+            "INSERT INTO visitors (site_id, visitor_key, first_seen, last_seen, user_agent, referrer,"
+            " landing_page, utm, page_trail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (site_id, visitor_key) DO UPDATE SET last_seen = excluded.last_seen,"
+            " user_agent = excluded.user_agent",
+            (
+                site_id,
+                visitor_key,
+                now,
+                now,
+                user_agent,
+                context.get("referrer", ""),
+                context.get("landing", ""),
+                _dumps(context.get("utm") or {}),
+                _dumps(trail[-TRAIL_LIMIT:]),
+            ),
+        )
+        async with db.execute(
+            "SELECT id, page_trail FROM visitors WHERE site_id = ? AND visitor_key = ?", (site_id, visitor_key)
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        if trail:
+            merged = json.loads(row["page_trail"])
+            seen = {(p.get("url"), p.get("at")) for p in merged}
+            merged.extend(p for p in trail if (p.get("url"), p.get("at")) not in seen)
+            merged.sort(key=lambda p: p.get("at") or 0)
+            await db.execute(
+                "UPDATE visitors SET page_trail = ? WHERE id = ?", (_dumps(merged[-TRAIL_LIMIT:]), row["id"])
+            )
+        return int(row["id"])
+
+    async def lead_by_frame(self, site_id: int, client_frame_id: str) -> Lead | None:
+        row = await self._one(
+            "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (site_id, client_frame_id)
+        )
+        return _lead(row) if row else None
+
+    async def create_lead(self, new: NewLead) -> tuple[Lead, bool]:
+        """Store a lead once per client frame id; a re-sent frame returns the first lead."""
+        now = time.time()
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (new.site_id, new.client_frame_id)
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is not None:
+                return _lead(existing), False
+            visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
+            ref = secrets.token_urlsafe(9)
+            cur = await db.execute(
+                "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
+                " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ref,
+                    new.site_id,
+                    visitor_id,
+                    new.kind,
+                    new.phone,
+                    new.email,
+                    new.name,
+                    _dumps(new.answers),
+                    new.source,
+                    _dumps(new.context),
+                    new.client_frame_id,
+                    now,
+                    now,
+                ),
+            )
+            lead_id = cur.lastrowid
+            await db.execute(
+                "INSERT INTO lead_events (lead_id, at, type, actor_type, data) VALUES (?, ?, 'created', ?, ?)",
+                (lead_id, now, Actor.VISITOR.value, _dumps({"page": new.context.get("url", "")})),
+            )
+            async with db.execute(
+                "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?",
+                (lead_id,),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _lead(row), True
+
+    async def record_visitor_event(
+        self, *, site_id: int, visitor_key: str, client_frame_id: str, name: str, props: dict[str, Any]
+    ) -> bool:
+        async with self._tx() as db:
+            visitor_id = await self._upsert_visitor(db, site_id, visitor_key, {}, "")
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO visitor_events (site_id, visitor_id, client_frame_id, name, props, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (site_id, visitor_id, client_frame_id, name, _dumps(props), time.time()),
+            )
+            return cur.rowcount == 1
+
+    async def list_leads(self, site_ids: list[int], *, limit: int = 50, after_id: int = 0) -> list[Lead]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            f" WHERE l.site_id IN ({marks}) AND l.id > ? ORDER BY l.id DESC LIMIT ?",
+            (*site_ids, after_id, limit),
+        )
+        return [_lead(r) for r in rows]
+
+    async def get_lead(self, ref: str) -> Lead | None:
+        row = await self._one(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.ref = ?", (ref,)
+        )
+        return _lead(row) if row else None
+
+    async def lead_events(self, lead_id: int) -> list[LeadEvent]:
+        rows = await self._all(
+            "SELECT e.*, u.name AS actor_name FROM lead_events e LEFT JOIN users u"
+            " ON e.actor_type = 'user' AND u.id = e.actor_id WHERE e.lead_id = ? ORDER BY e.id",
+            (lead_id,),
+        )
+        return [
+            LeadEvent(
+                id=r["id"],
+                lead_id=r["lead_id"],
+                at=r["at"],
+                type=r["type"],
+                actor_type=Actor(r["actor_type"]),
+                actor_id=r["actor_id"],
+                data=json.loads(r["data"]),
+                actor_name=r["actor_name"] or "",
+            )
+            for r in rows
+        ]
+
+    async def get_visitor(self, visitor_id: int) -> Visitor | None:
+        row = await self._one("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+        return _visitor(row) if row else None

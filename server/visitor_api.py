@@ -1,0 +1,206 @@
+"""Endpoints the widgets talk to: site config, the visitor socket and its HTTP fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.assets import Assets
+from server.ingest import TOO_FAST, Ingest, VisitorSession
+from server.models import Site
+from server.origins import origin_allowed
+from server.protocol import ErrorCode, FrameError, Hello, decode, is_valid_id, parse
+from server.ratelimit import SlidingWindow
+from server.settings import Settings
+from server.store import Store
+
+log = logging.getLogger("beckon.visitor")
+
+IDLE_TIMEOUT = 90.0  # widgets ping every 25 s; a silent socket is dead or abusive
+FRAMES_PER_WINDOW = 60
+FRAME_WINDOW = 10.0
+ABUSE_FACTOR = 3
+MAX_COLLECT_FRAMES = 20
+CLOSE_ORIGIN = 4403
+CLOSE_UNKNOWN_SITE = 4404
+CLOSE_IDLE = 4408
+CLOSE_ABUSE = 4429
+
+
+def client_ip(scope_client: Any) -> str:
+    return scope_client.host if scope_client else "unknown"
+
+
+def public_base(request: Request | WebSocket, settings: Settings) -> str:
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    scheme = {"ws": "http", "wss": "https"}.get(request.url.scheme, request.url.scheme)
+    return f"{scheme}://{request.url.netloc}"
+
+
+def _error(status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status, headers=headers)
+
+
+class VisitorAPI:
+    def __init__(self, store: Store, ingest: Ingest, assets: Assets, settings: Settings) -> None:
+        self.store = store
+        self.ingest = ingest
+        self.assets = assets
+        self.settings = settings
+
+    async def _site_for(self, key: str | None, origin: str | None, *, origin_required: bool) -> Site | FrameError:
+        site = await self.store.get_site_by_key(key) if key else None
+        if site is None:
+            return FrameError(ErrorCode.UNKNOWN_SITE, "No site has this key. Check the snippet on your page.")
+        if (origin or origin_required) and not origin_allowed(origin, site.allowed_domains):
+            return FrameError(
+                ErrorCode.ORIGIN_NOT_ALLOWED,
+                f"This page's origin {origin!r} is not among the site's allowed domains.",
+            )
+        return site
+
+    # -- GET /api/v1/sites/{key}/config ---------------------------------
+
+    async def site_config(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        found = await self._site_for(request.path_params["key"], origin, origin_required=False)
+        if isinstance(found, FrameError):
+            status = 404 if found.code is ErrorCode.UNKNOWN_SITE else 403
+            return _error(status, found.code, found.message)
+        site = found
+        base = public_base(request, self.settings)
+        widgets = {w.kind: w.config for w in await self.store.enabled_widgets(site.id) if not w.slug}
+        # A widget kind whose chunk isn't built yet is left out rather than loaded broken.
+        widgets = {kind: cfg for kind, cfg in widgets.items() if kind in self.assets.chunks}
+        chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
+        body = {
+            "site": {
+                "key": site.key,
+                "name": site.name,
+                "locale": site.locale,
+                "texts": site.settings.get("texts", {}),
+            },
+            "widgets": widgets,
+            "chunks": chunks,
+        }
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            "Access-Control-Allow-Origin": origin or "*",
+            "Vary": "Origin",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(raw, media_type="application/json", headers=headers)
+
+    # -- WS /ws/visitor ---------------------------------------------------
+
+    async def socket(self, ws: WebSocket) -> None:
+        found = await self._site_for(ws.query_params.get("site"), ws.headers.get("origin"), origin_required=True)
+        await ws.accept()
+        if isinstance(found, FrameError):
+            await ws.send_json(found.to_frame())
+            code = CLOSE_UNKNOWN_SITE if found.code is ErrorCode.UNKNOWN_SITE else CLOSE_ORIGIN
+            await ws.close(code=code, reason=found.code.value)
+            return
+        session = VisitorSession(site=found, ip=client_ip(ws.client), user_agent=ws.headers.get("user-agent", ""))
+        flood = SlidingWindow(FRAMES_PER_WINDOW, FRAME_WINDOW)
+        refused = 0
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT)
+                except TimeoutError:
+                    await ws.close(code=CLOSE_IDLE, reason="idle")
+                    return
+                if message["type"] == "websocket.disconnect":
+                    return
+                if flood.hit("frames"):
+                    refused += 1
+                    if refused > FRAMES_PER_WINDOW * ABUSE_FACTOR:
+                        await ws.close(code=CLOSE_ABUSE, reason="too many frames")
+                        return
+                    await ws.send_json(
+                        FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, retry_after=FRAME_WINDOW).to_frame()
+                    )
+                    continue
+                reply = await self._answer(session, message.get("text"), message.get("bytes"))
+                if reply is not None:
+                    await ws.send_json(reply)
+        except WebSocketDisconnect:
+            return
+
+    async def _answer(self, session: VisitorSession, text: str | None, data: bytes | None) -> dict[str, Any] | None:
+        frame_id = None
+        try:
+            if text is None:
+                raise FrameError(ErrorCode.BAD_FRAME, "Send frames as text, not binary.")
+            raw = decode(text, max_bytes=self.settings.max_frame_bytes)
+            frame_id = raw.get("id") if is_valid_id(raw.get("id")) else None
+            frame = parse(raw)
+            reply = await self.ingest.handle(session, frame)
+            if isinstance(frame, Hello):
+                return {"type": "welcome", "visitor": frame.visitor, "server_time": int(time.time() * 1000)}
+            return reply
+        except FrameError as exc:
+            if exc.frame_id is None:
+                exc.frame_id = frame_id
+            return exc.to_frame()
+
+    # -- POST /api/v1/collect ---------------------------------------------
+
+    async def collect(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        cors = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
+        if request.method == "OPTIONS":
+            return Response(
+                status_code=204,
+                headers={
+                    **cors,
+                    "Access-Control-Allow-Methods": "POST",
+                    "Access-Control-Allow-Headers": "Content-Type",
+                },
+            )
+        found = await self._site_for(request.query_params.get("site"), origin, origin_required=True)
+        if isinstance(found, FrameError):
+            status = 404 if found.code is ErrorCode.UNKNOWN_SITE else 403
+            return _error(status, found.code, found.message, cors)
+        limit = self.settings.max_frame_bytes * MAX_COLLECT_FRAMES
+        if int(request.headers.get("content-length") or 0) > limit:
+            return _error(413, ErrorCode.TOO_LARGE, f"Body over {limit} bytes.", cors)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _error(413, ErrorCode.TOO_LARGE, f"Body over {limit} bytes.", cors)
+        try:
+            envelope = decode(body, max_bytes=limit)
+        except FrameError as exc:
+            return _error(400, exc.code, exc.message, cors)
+        visitor, frames = envelope.get("visitor"), envelope.get("frames")
+        if not is_valid_id(visitor) or not isinstance(frames, list) or len(frames) > MAX_COLLECT_FRAMES:
+            return _error(
+                400,
+                ErrorCode.BAD_FRAME,
+                f'Send {{"visitor": id, "frames": [at most {MAX_COLLECT_FRAMES} frames]}}.',
+                cors,
+            )
+        session = VisitorSession(
+            site=found, ip=client_ip(request.client), user_agent=request.headers.get("user-agent", ""), visitor=visitor
+        )
+        results = []
+        for frame in frames:
+            text = json.dumps(frame, ensure_ascii=False) if isinstance(frame, dict) else "null"
+            results.append(await self._answer(session, text, None))
+        return JSONResponse({"results": results}, headers=cors)
