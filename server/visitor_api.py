@@ -72,10 +72,12 @@ class VisitorAPI:
 
     async def site_config(self, request: Request) -> Response:
         origin = request.headers.get("origin")
+        cors = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
         found = await self._site_for(request.path_params["key"], origin, origin_required=False)
         if isinstance(found, FrameError):
+            # Readable by the page, so the loader can tell a refusal from a network failure.
             status = 404 if found.code is ErrorCode.UNKNOWN_SITE else 403
-            return _error(status, found.code, found.message)
+            return _error(status, found.code, found.message, cors)
         site = found
         base = public_base(request, self.settings)
         widgets = {w.kind: w.config for w in await self.store.enabled_widgets(site.id) if not w.slug}
@@ -94,12 +96,7 @@ class VisitorAPI:
         }
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
-        headers = {
-            "ETag": etag,
-            "Cache-Control": "no-cache",
-            "Access-Control-Allow-Origin": origin or "*",
-            "Vary": "Origin",
-        }
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **cors}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)

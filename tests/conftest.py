@@ -14,8 +14,15 @@ MANAGER = ("anna@example.test", "anna-password-1")
 OUTSIDER = ("olga@example.test", "olga-password-1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit, then integration, then browser tests: fast feedback first, and Playwright's sync API
+    (which keeps an event loop on this thread) only after every asyncio test has run."""
+    order = {"unit": 0, "integration": 1, "browser": 2}
+    items.sort(key=lambda item: order.get(item.path.parent.name, 1))
+
+
 def seeded_server(workdir: Path, **env: str) -> BeckonServer:
-    server = BeckonServer(workdir, env=env)
+    server = BeckonServer(workdir, env={"BECKON_DEMO_SITE_KEY": SITE, **env})
     server.add_site(SITE, ["localhost", "127.0.0.1"], name="Test Workshop")
     server.add_site(OTHER_SITE, ["other.test"], name="Other Shop")
     server.add_user(MANAGER[0], MANAGER[1], sites=[SITE], name="Anna")

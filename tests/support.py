@@ -129,7 +129,12 @@ class BeckonServer:
         return run_async(run)
 
     def add_site(
-        self, key: str, domains: list[str], *, name: str | None = None, widgets: dict[str, dict[str, Any]] | None = None,
+        self,
+        key: str,
+        domains: list[str],
+        *,
+        name: str | None = None,
+        widgets: dict[str, dict[str, Any]] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> Site:
         async def action(store: Store) -> Site:
@@ -142,7 +147,9 @@ class BeckonServer:
 
         return self.with_store(action)
 
-    def add_user(self, email: str, password: str, *, sites: list[str], name: str = "", role: Role = Role.MANAGER) -> User:
+    def add_user(
+        self, email: str, password: str, *, sites: list[str], name: str = "", role: Role = Role.MANAGER
+    ) -> User:
         async def action(store: Store) -> User:
             user = await store.create_user(
                 email=email, name=name or email.split("@")[0].title(), password_hash=hash_password(password), role=role

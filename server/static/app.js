@@ -48,14 +48,17 @@
   function showUnseen() {
     document.title = unseen ? `(${unseen}) New lead · ${baseTitle}` : baseTitle;
   }
+  // The count stays in the tab title until the manager comes back to the tab or touches the page.
   function seen() {
-    if (document.visibilityState === "visible" && document.hasFocus()) {
+    if (document.visibilityState === "visible") {
       unseen = 0;
       showUnseen();
     }
   }
   window.addEventListener("focus", seen);
   document.addEventListener("visibilitychange", seen);
+  document.addEventListener("pointerdown", seen);
+  document.addEventListener("keydown", seen);
 
   function cell(row, text, href) {
     const td = row.insertCell();
@@ -103,7 +106,6 @@
     chime();
     unseen += 1;
     showUnseen();
-    seen();
     if (window.Notification && Notification.permission === "granted" && document.visibilityState !== "visible") {
       new Notification(`New ${lead.kind} lead`, { body: `${lead.name || ""} ${lead.phone_display || ""}`.trim(), tag: lead.ref });
     }

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import MANAGER, OUTSIDER, SITE
+from tests.conftest import MANAGER, OUTSIDER
 from tests.integration.test_visitor_socket import lead, send, visitor
 from tests.support import BeckonServer, csrf_from, login
 
@@ -144,7 +144,9 @@ async def test_manager_feed_streams_only_own_sites_and_replays_after_reconnect(b
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(theirs.recv(), 0.5)
     # After a reconnect, hello with the last seq seen replays what was missed.
-    async with await connect(url, origin=beckon.base, additional_headers={"Cookie": _cookie_header(beckon, MANAGER)}) as again:  # type: ignore[arg-type]
+    async with await connect(
+        url, origin=beckon.base, additional_headers={"Cookie": _cookie_header(beckon, MANAGER)}
+    ) as again:  # type: ignore[arg-type]
         await again.send(json.dumps({"type": "hello", "since": since}))
         replayed = json.loads(await asyncio.wait_for(again.recv(), 5))
     assert replayed["ref"] == ack["lead"] and replayed["replay"] is True

@@ -26,7 +26,11 @@ def lead(**over: Any) -> dict[str, Any]:
         "kind": "callback",
         "phone": "020 7946 0958",
         "name": "Ann",
-        "context": {"url": "http://localhost/demo/", "landing": "http://localhost/demo/", "utm": {"utm_source": "news"}},
+        "context": {
+            "url": "http://localhost/demo/",
+            "landing": "http://localhost/demo/",
+            "utm": {"utm_source": "news"},
+        },
     } | over
 
 
@@ -132,7 +136,9 @@ async def test_script_in_name_is_stored_as_plain_text(beckon: BeckonServer) -> N
         ("no-such-site", ORIGIN, "unknown_site", 4404),
     ],
 )
-async def test_wrong_origin_or_site_is_told_and_closed(beckon: BeckonServer, site: str, origin: str, code: str, close: int) -> None:
+async def test_wrong_origin_or_site_is_told_and_closed(
+    beckon: BeckonServer, site: str, origin: str, code: str, close: int
+) -> None:
     async with connect(f"{beckon.ws_base}/ws/visitor?site={site}", origin=origin) as ws:  # type: ignore[arg-type]
         error = json.loads(await ws.recv())
         with pytest.raises(ConnectionClosed) as info:

@@ -1,0 +1,62 @@
+/* Beckon loader (/embed.js). Budget: 2 KB gzipped. Runs async; must never throw into
+   or block the host page, and adds nothing to window but Beckon. */
+(function (w, d) {
+  'use strict';
+  var B = w.Beckon, s = d.currentScript || d.querySelector('script[data-site][src*="embed.js"]');
+  // A second copy of the snippet must not start a second loader.
+  if (B && B.b || !s || !s.dataset.site) return;
+  let key = s.dataset.site, base = s.src.replace(/\/embed\.js([?#].*)?$/, ''),
+    Q = B && B.q || [], E = {}, I = {}, H = {}, P = [], R, dead;
+
+  let emit = (n, x) => {
+    (E[n] || []).forEach(f => { try { f(x) } catch (e) { console.error(e) } });
+    try { w.dispatchEvent(new CustomEvent('beckon:' + n, { detail: x })) } catch (e) {}
+  };
+
+  let run = a => {
+    let [c, x, y] = a;
+    // `on` and `identify` need no widget, so they apply at once: early handlers see every later event.
+    if (c == 'on') typeof y == 'function' && (E[x] = E[x] || []).push(y);
+    else if (c == 'identify') x && ['name', 'phone', 'email'].forEach(k => { if (x[k] != null) I[k] = String(x[k]) });
+    else if (dead) ;
+    else if (!R) P.push(a); // replayed in order once runtime and widgets are loaded
+    else if (c == 'open') H[x] ? R.guard(x, () => H[x].open(y || {})) : console.warn('Beckon: no widget', x);
+    else if (c == 'close') Object.keys(H).forEach(k => R.guard(k, () => H[k].close()));
+    else if (c == 'track') R.send({ type: 'track', name: String(x), props: y || {} }).catch(() => {});
+  };
+  let call = a => { try { run(a) } catch (e) { console.warn('Beckon:', e) } };
+
+  (w.Beckon = (...a) => call(a)).b = 1;
+  Array.from(Q).forEach(call);
+
+  d.addEventListener('click', e => {
+    try {
+      let t = e.target.closest('[data-beckon-open]'), k = t && t.dataset.beckonOpen;
+      // Once loaded, a kind that isn't enabled leaves the element's default action alone.
+      if (k && !dead && (!R || H[k])) { t.closest('a') && e.preventDefault(); call(['open', k]) }
+    } catch (_) {}
+  });
+
+  let off = e => { dead = 1; P = []; console.warn('Beckon: inactive', e) };
+  let boot = () => fetch(base + '/api/v1/sites/' + encodeURIComponent(key) + '/config', { credentials: 'omit' })
+    .then(r => { if (!r.ok) throw r.status; return r.json() })
+    .then(c => {
+      let W = c.widgets || {}, C = c.chunks || {}, ks = Object.keys(W).filter(k => C[k]);
+      // A chunk that fails to load only loses its own widget.
+      return Promise.all([import(C.runtime), ...ks.map(k => import(C[k]).catch(e => console.warn('Beckon:', k, e)))])
+        .then(([rt, ...ms]) => [rt, ms, c, W, ks]);
+    })
+    .then(([rt, ms, c, W, ks]) => {
+      rt.start({ key, base, site: c.site || {}, emit, identity: I });
+      ks.forEach((k, i) => { let h = ms[i] && rt.guard(k, () => ms[i].default(rt, W[k] || {})); if (h) H[k] = h });
+      R = rt;
+      emit('ready', { widgets: Object.keys(H) });
+      P.splice(0).forEach(call);
+    }, e => {
+      off(e);
+      // Lost network (not a refusal like 403/404): try once more when the browser is back online.
+      e instanceof TypeError && w.addEventListener('online', () => { dead = 0; boot() }, { once: true });
+    })
+    .catch(off);
+  boot();
+})(window, document);

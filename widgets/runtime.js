@@ -1,0 +1,311 @@
+// Beckon widget runtime: mounting, texts, page context, error isolation and the one
+// transport every widget shares. Chunks receive this module namespace as `rt`.
+//
+// Transport: every state-changing frame goes into a localStorage outbox first and leaves
+// it only when the server answers for it, so nothing typed by a visitor is lost to a
+// dropped socket, a closed tab or a dead network. Re-sending an id is safe (server dedups).
+
+const D = document, N = navigator, J = JSON.stringify;
+const UTM = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'];
+const VID = /^[\w-]{8,64}$/;
+const BASE = ':host{all:initial!important}[hidden]{display:none!important}' +
+  '@media (prefers-reduced-motion:reduce){*,*::before,*::after{transition:none!important;animation:none!important}}';
+
+const TX = {
+  en: {
+    close: 'Close',
+    sending: 'Sending…',
+    error: 'Something went wrong. Please try again.',
+    offline: "You're offline — we saved your request and will send it as soon as you're back online.",
+    'callback.button': 'Request a callback',
+    'callback.title': "We'll call you back",
+    'callback.intro': "Leave your number and we'll call you back.",
+    'callback.phone': 'Phone',
+    'callback.name': 'Name (optional)',
+    'callback.website': 'Website',
+    'callback.submit': 'Call me back',
+    'callback.phone_short': 'Please enter a phone number with at least 6 digits.',
+    'callback.thanks': "Thanks! We'll call you back shortly.",
+  },
+  ru: {
+    close: 'Закрыть',
+    sending: 'Отправляем…',
+    error: 'Что-то пошло не так. Попробуйте ещё раз.',
+    offline: 'Нет соединения — мы сохранили вашу заявку и отправим её, как только связь восстановится.',
+    'callback.button': 'Заказать обратный звонок',
+    'callback.title': 'Мы вам перезвоним',
+    'callback.intro': 'Оставьте номер, и мы вам перезвоним.',
+    'callback.phone': 'Телефон',
+    'callback.name': 'Имя (необязательно)',
+    'callback.website': 'Сайт',
+    'callback.submit': 'Перезвоните мне',
+    'callback.phone_short': 'Введите номер телефона — не меньше 6 цифр.',
+    'callback.thanks': 'Спасибо! Мы скоро вам перезвоним.',
+  },
+};
+
+let X = { key: '', site: {}, identity: {}, emit() {} };
+let wsUrl, collectUrl, vid, ws, live, sent, timer, pinger, posting, want = 0, fails = 0, delay = 1e3, final = 0;
+let mem = [], selfOpened = 0;
+const pend = new Map(), subs = {}, watchers = new Set(), broken = new Set(), busyKinds = new Set(), left = new Set();
+
+// Storage may be missing or throw (privacy modes, sandboxed frames): degrade to memory.
+function store(kind, k, v) {
+  try {
+    const s = self[kind + 'Storage'];
+    k = 'beckon:' + X.key + ':' + k;
+    return v === undefined ? s.getItem(k) : v === null ? s.removeItem(k) : s.setItem(k, v);
+  } catch (e) {}
+}
+function outbox() {
+  const v = store('local', 'outbox');
+  if (v === undefined) return mem;
+  try { return JSON.parse(v) || [] } catch (e) { return [] }
+}
+function setOutbox(a) {
+  mem = a = a.slice(-50);
+  store('local', 'outbox', a.length ? J(a) : null);
+}
+
+export const uid = () => crypto.randomUUID ? crypto.randomUUID()
+  : Array.from(crypto.getRandomValues(new Uint8Array(16)), b => (b + 256).toString(16).slice(1)).join('');
+
+// The visitor id is read if present but only created when a frame must really go out.
+const visitor = () => vid || (vid = VID.test(store('local', 'vid')) && store('local', 'vid'));
+const needVisitor = () => visitor() || (store('local', 'vid', vid = uid()), vid);
+
+export function start(ctx) {
+  X = ctx;
+  X.site = X.site || {};
+  const k = encodeURIComponent(ctx.key);
+  wsUrl = ctx.base.replace(/^http/, 'ws') + '/ws/visitor?site=' + k;
+  collectUrl = ctx.base + '/api/v1/collect?site=' + k;
+  record();
+  const o = outbox();
+  o.forEach(f => left.add(f.id));
+  // Frames left by an earlier page view go out once the page is idle, never on its critical path.
+  if (o.length) (self.requestIdleCallback || (f => setTimeout(f, 2e3)))(() => flush(), { timeout: 2e3 });
+  const bye = () => outbox().length && beacon(batch());
+  addEventListener('pagehide', bye);
+  D.addEventListener('visibilitychange', () => D.visibilityState == 'hidden' && bye());
+  addEventListener('online', () => { delay = 1e3; fails = 0; clearTimeout(timer); flush(); notify() });
+  addEventListener('offline', notify);
+}
+
+export const emit = (name, detail) => X.emit(name, detail);
+export const identity = () => X.identity || {};
+export const site = () => X.site;
+export const lang = () => /^ru/i.test(X.site.locale || N.language || '') ? 'ru' : 'en';
+
+// Lookup order: widget config texts (full or short key), site texts, built-in locale, English.
+export function t(key, vars, own) {
+  own = own || {};
+  const short = key.replace(/^.*\./, ''), st = X.site.texts || {};
+  const s = own[key] ?? own[short] ?? st[key] ?? TX[lang()][key] ?? TX.en[key] ?? (short != key ? t(short) : key);
+  return String(s).replace(/\{(\w+)\}/g, (m, v) => vars && vars[v] != null ? vars[v] : m);
+}
+
+let baseSheet;
+export function mount(kind, css) {
+  const host = D.createElement('div');
+  host.dataset.beckonWidget = kind;
+  const root = host.attachShadow({ mode: 'open' });
+  try {
+    if (!baseSheet) (baseSheet = new CSSStyleSheet()).replaceSync(BASE);
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [baseSheet, sheet];
+  } catch (e) {
+    const el = D.createElement('style');
+    el.textContent = BASE + css;
+    root.append(el);
+  }
+  (D.body || D.documentElement).append(host);
+  return { host, root };
+}
+
+// A widget that throws is removed and reported; the others and the host page carry on.
+export function guard(kind, fn) {
+  if (broken.has(kind)) return;
+  try {
+    const r = fn();
+    if (r && typeof r.catch == 'function') r.catch(e => fail(kind, e));
+    return r;
+  } catch (e) { fail(kind, e) }
+}
+export function fail(kind, err) {
+  if (broken.has(kind)) return;
+  broken.add(kind);
+  busyKinds.delete(kind);
+  console.warn('Beckon: widget disabled:', kind, err);
+  try {
+    D.querySelectorAll('[data-beckon-widget="' + CSS.escape(kind) + '"]').forEach(h => h.remove());
+    const r = { type: 'report', widget: kind, message: String(err).slice(0, 500) };
+    live ? live.send(J(r)) : beacon([r]);
+  } catch (e) {}
+}
+
+// One interruption budget: at most one widget opens itself per page view, none while another is busy.
+export const busy = (kind, on) => { on ? busyKinds.add(kind) : busyKinds.delete(kind) };
+export const mayInterrupt = () => !selfOpened && !busyKinds.size && (selfOpened = 1) == 1;
+
+// ---- page context: landing page, first referrer, UTM and trail of this browsing session
+function record() {
+  let s;
+  try { s = JSON.parse(store('session', 'session')) || {} } catch (e) { s = {} }
+  if (!s.landing) { s.landing = location.href; s.referrer = D.referrer }
+  if (!s.utm || !Object.keys(s.utm).length) {
+    const q = new URLSearchParams(location.search);
+    s.utm = {};
+    UTM.forEach(k => { if (q.get(k)) s.utm[k] = q.get(k).slice(0, 200) });
+  }
+  const trail = s.trail || [], last = trail[trail.length - 1];
+  if (!last || last.url != location.href) trail.push({ url: location.href, title: D.title, at: Date.now() });
+  s.trail = trail.slice(-20);
+  store('session', 'session', J(s));
+  return s;
+}
+export function context() {
+  const s = record(); // also catches single-page-app navigations since start()
+  return { url: location.href, title: D.title, referrer: s.referrer || '', landing: s.landing, utm: s.utm, trail: s.trail };
+}
+
+// ---- transport
+export function send(frame) {
+  return new Promise((resolve, reject) => {
+    const f = { ...frame, id: frame.id || uid() };
+    if (f.type == 'lead') {
+      const I = identity();
+      for (const k of ['name', 'phone', 'email']) if (f[k] == null && I[k]) f[k] = I[k];
+      f.context = f.context || context();
+    }
+    pend.set(f.id, { f, resolve, reject });
+    setOutbox(outbox().filter(x => x.id != f.id).concat(f));
+    needVisitor();
+    flush();
+    notify();
+  });
+}
+
+export function connect(on = true) {
+  want = on ? 1 : 0;
+  if (on) flush();
+}
+
+export function onFrame(type, fn) {
+  (subs[type] = subs[type] || new Set()).add(fn);
+  return () => subs[type].delete(fn);
+}
+
+// online: the server is reachable as far as we know; queued: frames not yet answered.
+export const status = () => ({ online: N.onLine !== false && (!!live || fails < 2), queued: outbox().length });
+export function onStatus(fn) {
+  watchers.add(fn);
+  return () => watchers.delete(fn);
+}
+function notify() {
+  const s = status();
+  watchers.forEach(fn => { try { fn(s) } catch (e) { console.error(e) } });
+}
+
+function flush() {
+  const o = outbox();
+  if (live) {
+    for (const f of o) if (!sent.has(f.id)) { sent.add(f.id); live.send(J(f)) }
+  } else if (o.length || want) {
+    if (fails > 1 || !self.WebSocket) post();
+    open();
+  }
+}
+
+function open() {
+  if (ws || final || !self.WebSocket || !(want || outbox().length)) return;
+  clearTimeout(timer);
+  let ok = 0, s;
+  try { s = ws = new WebSocket(wsUrl) } catch (e) { ws = 0; fails++; return retry() }
+  s.onopen = () => s.send(J({ type: 'hello', visitor: needVisitor() }));
+  s.onmessage = e => {
+    let f;
+    try { f = JSON.parse(e.data) } catch (_) { return }
+    if (!f || typeof f != 'object') return;
+    if (f.type == 'welcome') {
+      ok = 1; fails = 0; delay = 1e3; live = s; sent = new Set();
+      clearInterval(pinger);
+      pinger = setInterval(() => live && live.send('{"type":"ping"}'), 25e3);
+      flush();
+      notify();
+    } else if (f.type == 'ack' || f.type == 'error') result(f);
+    else if (f.type != 'pong') (subs[f.type] || []).forEach(fn => { try { fn(f) } catch (e) { console.error(e) } });
+  };
+  s.onclose = e => {
+    if (ws != s) return;
+    ws = live = 0;
+    clearInterval(pinger);
+    if (!ok) fails++;
+    if (e.code == 4403 || e.code == 4404) { // origin not allowed / unknown site: retrying cannot help
+      final = 1;
+      console.warn('Beckon: server refused this page', e.code, e.reason);
+    } else {
+      if (fails > 1) post();
+      retry();
+    }
+    notify();
+  };
+}
+
+function retry() {
+  clearTimeout(timer);
+  if (final || !(want || outbox().length)) return;
+  timer = setTimeout(open, delay * (0.5 + Math.random() / 2));
+  delay = Math.min(delay * 1.5, 3e4);
+}
+
+// At most 20 frames and ~60 KB per HTTP request (server and keepalive/beacon limits).
+function batch() {
+  let n = 0;
+  return outbox().filter((f, i) => i < 20 && (n += J(f).length) < 6e4);
+}
+
+async function post() {
+  const frames = batch();
+  if (posting || !frames.length) return;
+  posting = 1;
+  try {
+    const r = await fetch(collectUrl, {
+      method: 'POST', body: J({ visitor: needVisitor(), frames }),
+      headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', keepalive: true,
+    });
+    const j = await r.json();
+    (j.results || []).forEach((x, i) => x && result(x, x.id || frames[i] && frames[i].id));
+  } catch (e) {}
+  posting = 0;
+  notify();
+}
+
+// The beacon's answer is unreadable, so its frames stay in the outbox for the next page view.
+function beacon(frames) {
+  const v = visitor();
+  if (!v || !frames.length || !N.sendBeacon) return console.warn('Beckon: nothing to send with or no visitor id yet');
+  try { N.sendBeacon(collectUrl, new Blob([J({ visitor: v, frames })], { type: 'text/plain' })) } catch (e) {}
+}
+
+function result(f, id = f.id) {
+  if (!id) { // connection-level error, e.g. frame flood: resend what is unanswered later
+    if (f.code == 'rate_limited' && sent) { sent.clear(); setTimeout(flush, (f.retry_after || 10) * 1e3) }
+    return console.warn('Beckon:', f.code, f.message);
+  }
+  if (f.type == 'error' && f.code == 'unavailable') { // stays in the outbox and is retried
+    if (sent) sent.delete(id);
+    setTimeout(flush, Math.min(f.retry_after || 5, 60) * 1e3);
+    return notify();
+  }
+  const p = pend.get(id), fr = p ? p.f : outbox().find(x => x.id == id);
+  pend.delete(id);
+  setOutbox(outbox().filter(x => x.id != id));
+  if (f.type == 'ack') {
+    if (fr && fr.type == 'lead' && (p || left.has(id))) emit('lead', { kind: fr.kind, lead: f.lead, id });
+    if (p) p.resolve(f);
+  } else if (p) p.reject(f);
+  left.delete(id);
+  notify();
+}
