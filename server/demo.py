@@ -37,9 +37,9 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
             key=settings.demo_site_key,
             name="Oak & Joinery",
             allowed_domains=["localhost", "127.0.0.1"],
-            timezone="Europe/London",
+            timezone="America/Los_Angeles",
             locale="",
-            settings={"phone_region": "GB", "promise_seconds": 30},
+            settings={"phone_region": "US", "promise_seconds": 30},
         )
     await store.put_widget(site.id, "callback", CALLBACK_DEFAULTS)
     logins = []
