@@ -22,9 +22,12 @@ from server.dashboard.views import Dashboard
 from server.demo import DemoSite
 from server.hub import Hub
 from server.ingest import Ingest
+from server.mailer import Mailer
+from server.routing import Router
 from server.security import SecurityHeaders
 from server.settings import Settings
 from server.store import Store, open_store
+from server.telephony_api import TelephonyWebhook
 from server.visitor_api import VisitorAPI
 
 log = logging.getLogger("beckon")
@@ -35,11 +38,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store = store or open_store(settings)
     hub = Hub()
     assets = Assets(settings.root)
-    ingest = Ingest(store, hub, settings)
-    visitor = VisitorAPI(store, ingest, assets, settings)
+    mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
+    router = Router(store, hub, mailer)
+    ingest = Ingest(store, hub, router, settings)
+    visitor = VisitorAPI(store, ingest, router, assets, settings)
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
-    feed = ManagerFeed(store, hub, sessions)
+    feed = ManagerFeed(store, hub, router, sessions)
+    webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
 
     @contextlib.asynccontextmanager
@@ -48,7 +54,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         applied = await store.migrate()
         if applied:
             log.info("applied migrations %s", applied)
+        await router.start()
         yield
+        await router.stop()
         await store.close()
 
     async def healthz(request: Request) -> Response:
@@ -68,6 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/widgets/{filename}", assets.widget_chunk),
         Route("/api/v1/sites/{key}/config", visitor.site_config),
         Route("/api/v1/collect", visitor.collect, methods=["POST", "OPTIONS"]),
+        Route("/api/v1/telephony/status", webhooks.status, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor.socket),
         WebSocketRoute("/ws/manager", feed.socket),
         Route("/app", dashboard.home),

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
-from server.models import NewLead, Site
+from server.models import Lead, NewLead, Site
 from server.phones import InvalidPhone, normalise_phone
 from server.protocol import ErrorCode, Frame, FrameError, Hello, LeadFrame, Ping, ReportFrame, TrackFrame
 from server.ratelimit import SlidingWindow
+from server.routing import Router
 from server.settings import Settings
 from server.store import Store, StoreUnavailable
 
@@ -47,9 +48,10 @@ def lead_source(context: dict[str, Any]) -> str:
 
 
 class Ingest:
-    def __init__(self, store: Store, hub: Hub, settings: Settings) -> None:
+    def __init__(self, store: Store, hub: Hub, router: Router, settings: Settings) -> None:
         self.store = store
         self.hub = hub
+        self.router = router
         self.leads_per_ip = SlidingWindow(settings.lead_limit_per_ip, settings.lead_limit_window)
         self.leads_per_visitor = SlidingWindow(LEADS_PER_VISITOR, settings.lead_limit_window)
 
@@ -92,7 +94,21 @@ class Ingest:
         # A re-sent frame is answered with its first ack, before any limit applies.
         known = await self.store.lead_by_frame(site.id, frame.id)
         if known is not None:
-            return {"type": "ack", "id": frame.id, "lead": known.ref}
+            return await self._ack(frame.id, known)
+        if frame.kind == "callback" and site.settings.get("require_consent") and not frame.consent:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                "Please agree to be contacted about your request.",
+                frame_id=frame.id,
+                field="consent",
+            )
+        if frame.schedule is not None and not self.router.validate_schedule(site, *frame.schedule):
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                "That time is no longer available. Please pick another one.",
+                frame_id=frame.id,
+                field="schedule",
+            )
 
         phone = None
         if frame.phone is not None:
@@ -112,6 +128,9 @@ class Ingest:
             if wait:
                 raise FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, frame_id=frame.id, retry_after=wait)
 
+        plan, events = (
+            await self.router.plan(site, session.visitor, frame.schedule) if frame.kind == "callback" else (None, [])
+        )
         lead, created = await self.store.create_lead(
             NewLead(
                 site_id=site.id,
@@ -125,8 +144,19 @@ class Ingest:
                 context=frame.context,
                 user_agent=session.user_agent[:400],
                 source=lead_source(frame.context),
-            )
+            ),
+            callback=plan,
+            events=events,
         )
         if created:
             self.hub.publish(site_channel(site.id), lead_summary(lead))
-        return {"type": "ack", "id": frame.id, "lead": lead.ref}
+            status = await self.router.created(lead)
+            return {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
+        return await self._ack(frame.id, lead)
+
+    async def _ack(self, frame_id: str, lead: Lead) -> dict[str, Any]:
+        ack: dict[str, Any] = {"type": "ack", "id": frame_id, "lead": lead.ref}
+        callback = await self.store.get_callback(lead.id)
+        if callback is not None:
+            ack["callback"] = await self.router.visitor_status(lead.ref, callback)
+        return ack

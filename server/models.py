@@ -51,6 +51,8 @@ class User:
     role: Role
     active: bool
     created_at: float
+    available: bool = True
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,56 @@ class NewLead:
     context: dict[str, Any]
     user_agent: str
     source: str
+
+
+class CallbackState(enum.StrEnum):
+    RINGING = "ringing"
+    CLAIMED = "claimed"
+    MISSED = "missed"
+    SCHEDULED = "scheduled"
+    DONE = "done"
+
+
+ACTIVE_CALLBACK_STATES = (CallbackState.RINGING, CallbackState.MISSED, CallbackState.SCHEDULED, CallbackState.CLAIMED)
+
+
+class Outcome(enum.StrEnum):
+    CONNECTED = "connected"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+    SPAM = "spam"
+    RESCHEDULE = "reschedule"
+
+
+@dataclass(frozen=True)
+class Callback:
+    lead_id: int
+    site_id: int
+    state: CallbackState
+    promise_seconds: int
+    promised_by: float | None
+    due_at: float
+    stage: int
+    stage_until: float | None
+    offered_to: list[int]
+    scheduled_for: float | None
+    window_end: float | None
+    claimed_by: int | None
+    claimed_at: float | None
+    called_at: float | None
+    outcome: Outcome | None
+    outcome_at: float | None
+    attempts: int
+    promise_kept: bool | None
+    missed_at: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One line for a lead's timeline, written in the same transaction as the change it tells of."""
+
+    type: str
+    actor_type: Actor
+    actor_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)

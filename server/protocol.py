@@ -6,11 +6,14 @@ is structural; phone numbers and site rules are checked in ``ingest``.
 
 Visitor -> server:
   hello  {visitor}                      first frame on a socket; answered by welcome
-  lead   {id, kind, phone?, name?, email?, consent?, answers?, context?}   answered by ack {id, lead}
+  lead   {id, kind, phone?, name?, email?, consent?, answers?, context?, schedule?: {start, end} (ms)}
+                                        answered by ack {id, lead, callback?: callback_status}
   track  {id, name, props?}             answered by ack {id}
   report {widget, message}              a widget broke; logged, not answered
   ping   {}                             answered by pong
-Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong.
+Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong, and
+  callback_status {lead, state, server_time, due_at, promise_seconds, manager, scheduled_for, window_end, outcome}
+  (times in ms) whenever a callback of this visitor changes, and for each open one right after welcome.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class LeadFrame:
     consent: bool
     answers: dict[str, Any]
     context: dict[str, Any]
+    schedule: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,19 @@ def parse(data: dict[str, Any]) -> Frame:
     answers = data.get("answers") or {}
     if not isinstance(answers, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "answers must be an object.", frame_id=frame_id, field="answers")
+    schedule = None
+    raw_schedule = data.get("schedule")
+    if raw_schedule is not None:
+        start = raw_schedule.get("start") if isinstance(raw_schedule, dict) else None
+        end = raw_schedule.get("end") if isinstance(raw_schedule, dict) else None
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (start, end)):
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "Please pick a time for the call.", frame_id=frame_id, field="schedule"
+            )
+        schedule = (float(start) / 1000, float(end) / 1000)  # type: ignore[arg-type]
     return LeadFrame(
         id=frame_id,
+        schedule=schedule,
         kind=str(lead_kind),
         phone=phone,
         name=clean_text(data.get("name"), limit=100, field_name="name", frame_id=frame_id),

@@ -34,6 +34,8 @@ class Settings:
     lead_limit_window: int = 600
     login_max_failures: int = 5
     login_window: int = 900
+    smtp_url: str = ""
+    mail_from: str = "Beckon <beckon@localhost>"
     root: Path = field(default=ROOT)
 
     @classmethod
@@ -49,6 +51,8 @@ class Settings:
             lead_limit_window=_env_int("BECKON_LEAD_LIMIT_WINDOW", cls.lead_limit_window),
             login_max_failures=_env_int("BECKON_LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_window=_env_int("BECKON_LOGIN_WINDOW", cls.login_window),
+            smtp_url=os.environ.get("BECKON_SMTP_URL", ""),
+            mail_from=os.environ.get("BECKON_MAIL_FROM", cls.mail_from),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]

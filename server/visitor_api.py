@@ -19,6 +19,7 @@ from server.models import Site
 from server.origins import origin_allowed
 from server.protocol import ErrorCode, FrameError, Hello, decode, is_valid_id, parse
 from server.ratelimit import SlidingWindow
+from server.routing import Policy, Router, schedule_of, visitor_channel
 from server.settings import Settings
 from server.store import Store
 
@@ -51,9 +52,10 @@ def _error(status: int, code: ErrorCode, message: str, headers: dict[str, str] |
 
 
 class VisitorAPI:
-    def __init__(self, store: Store, ingest: Ingest, assets: Assets, settings: Settings) -> None:
+    def __init__(self, store: Store, ingest: Ingest, router: Router, assets: Assets, settings: Settings) -> None:
         self.store = store
         self.ingest = ingest
+        self.router = router
         self.assets = assets
         self.settings = settings
 
@@ -83,6 +85,8 @@ class VisitorAPI:
         widgets = {w.kind: w.config for w in await self.store.enabled_widgets(site.id) if not w.slug}
         # A widget kind whose chunk isn't built yet is left out rather than loaded broken.
         widgets = {kind: cfg for kind, cfg in widgets.items() if kind in self.assets.chunks}
+        if "callback" in widgets:
+            widgets["callback"] = widgets["callback"] | self._callback_facts(site)
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
         body = {
             "site": {
@@ -101,6 +105,26 @@ class VisitorAPI:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)
 
+    def _callback_facts(self, site: Site) -> dict[str, Any]:
+        """What the callback widget must know to promise only what is true right now."""
+        now = time.time()
+        hours = schedule_of(site)
+        is_open = hours.is_open(now)
+        back = None if is_open else hours.next_open(now)
+        return {
+            "promise_seconds": Policy.for_site(site).promise_seconds,
+            "require_consent": bool(site.settings.get("require_consent")),
+            "consent_text": site.settings.get("consent_text"),
+            "hours": {
+                "open": is_open,
+                "timezone": site.timezone,
+                "next_open": int(back * 1000) if back else None,
+                "slots": []
+                if is_open
+                else [{"start": int(w.start * 1000), "end": int(w.end * 1000)} for w in hours.slots(now)],
+            },
+        }
+
     # -- WS /ws/visitor ---------------------------------------------------
 
     async def socket(self, ws: WebSocket) -> None:
@@ -114,6 +138,7 @@ class VisitorAPI:
         session = VisitorSession(site=found, ip=client_ip(ws.client), user_agent=ws.headers.get("user-agent", ""))
         flood = SlidingWindow(FRAMES_PER_WINDOW, FRAME_WINDOW)
         refused = 0
+        pump: asyncio.Task[None] | None = None
         try:
             while True:
                 try:
@@ -135,7 +160,23 @@ class VisitorAPI:
                 reply = await self._answer(session, message.get("text"), message.get("bytes"))
                 if reply is not None:
                     await ws.send_json(reply)
+                if reply and reply.get("type") == "welcome" and pump is None and session.visitor:
+                    pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
         except WebSocketDisconnect:
+            return
+        finally:
+            if pump is not None:
+                pump.cancel()
+
+    async def _push_status(self, ws: WebSocket, site_id: int, visitor_key: str) -> None:
+        """Live callback status for this visitor: what is open now, then every change."""
+        try:
+            async with self.router.hub.subscribe([visitor_channel(site_id, visitor_key)]) as sub:
+                for status in await self.router.statuses_for_visitor(site_id, visitor_key):
+                    await ws.send_json(status)
+                while True:
+                    await ws.send_json(await sub.get())
+        except (WebSocketDisconnect, RuntimeError):
             return
 
     async def _answer(self, session: VisitorSession, text: str | None, data: bytes | None) -> dict[str, Any] | None:

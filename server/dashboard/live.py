@@ -1,28 +1,45 @@
-"""/ws/manager: live leads for a signed-in manager, with replay after a reconnect."""
+"""/ws/manager: the live dashboard feed and the manager's commands.
+
+Client -> server:
+  hello {since}                 replay leads after seq ``since``, then welcome, then the callback queue
+  claim {id, lead}              take a callback (exactly one of simultaneous claims wins)
+  dialed {id, lead}             the manager started the call from the tel: link
+  outcome {id, lead, outcome, at?}   connected | no_answer | wrong_number | spam | reschedule (at: unix s)
+  available {id, on}            available / away
+  ping
+Server -> client: lead, callback, notice, me {available}, welcome {user, user_id, available},
+  ack {id}, error {id, code, message}, pong.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.dashboard.sessions import Sessions
 from server.feed import lead_summary
-from server.hub import Hub, site_channel
-from server.store import Store
+from server.hub import Hub, Subscription, site_channel
+from server.models import Outcome, User
+from server.protocol import is_valid_id
+from server.routing import Router, RoutingError, user_channel
+from server.store import Store, StoreUnavailable
 
 REPLAY_LIMIT = 500
+MAX_FRAME_BYTES = 4096
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RESYNC = 4409
 
 
 class ManagerFeed:
-    def __init__(self, store: Store, hub: Hub, sessions: Sessions) -> None:
+    def __init__(self, store: Store, hub: Hub, router: Router, sessions: Sessions) -> None:
         self.store = store
         self.hub = hub
+        self.router = router
         self.sessions = sessions
 
     async def socket(self, ws: WebSocket) -> None:
@@ -37,32 +54,79 @@ class ManagerFeed:
             return
         site_ids = [s.id for s in await self.store.user_sites(user.id)]
         await ws.accept()
-        async with self.hub.subscribe(site_channel(i) for i in site_ids) as sub:
+        channels = [site_channel(i) for i in site_ids] + [user_channel(user.id)]
+        async with self.hub.subscribe(channels) as sub:
             sender = asyncio.create_task(self._pump(ws, sub))
+            await self.router.manager_online(user)
             try:
                 while True:
-                    message = await ws.receive_text()
-                    try:
-                        frame = json.loads(message)
-                    except ValueError:
-                        await ws.send_json({"type": "error", "code": "bad_json", "message": "Frame is not JSON."})
-                        continue
-                    if not isinstance(frame, dict):
-                        continue
-                    if frame.get("type") == "hello":
-                        since = frame.get("since")
-                        since = since if isinstance(since, int) and since >= 0 else 0
-                        for lead in reversed(await self.store.list_leads(site_ids, limit=REPLAY_LIMIT, after_id=since)):
-                            await ws.send_json(lead_summary(lead) | {"replay": True})
-                        await ws.send_json({"type": "welcome", "user": user.name})
-                    elif frame.get("type") == "ping":
-                        await ws.send_json({"type": "pong"})
+                    text = await ws.receive_text()
+                    reply = await self._answer(user, site_ids, ws, text)
+                    if reply is not None:
+                        await ws.send_json(reply)
             except WebSocketDisconnect:
                 pass
             finally:
                 sender.cancel()
+                await self.router.manager_offline(user)
 
-    async def _pump(self, ws: WebSocket, sub) -> None:  # type: ignore[no-untyped-def]
+    async def _answer(self, user: User, site_ids: list[int], ws: WebSocket, text: str) -> dict[str, Any] | None:
+        if len(text) > MAX_FRAME_BYTES:
+            return {"type": "error", "id": None, "code": "too_large", "message": "Frame too large."}
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return {"type": "error", "id": None, "code": "bad_json", "message": "Frame is not JSON."}
+        if not isinstance(frame, dict):
+            return {"type": "error", "id": None, "code": "bad_frame", "message": "Frame must be an object."}
+        kind = frame.get("type")
+        frame_id = frame.get("id") if is_valid_id(frame.get("id")) else None
+        if kind == "ping":
+            return {"type": "pong"}
+        if kind == "hello":
+            since = frame.get("since")
+            since = since if isinstance(since, int) and since >= 0 else 0
+            for lead in reversed(await self.store.list_leads(site_ids, limit=REPLAY_LIMIT, after_id=since)):
+                await ws.send_json(lead_summary(lead) | {"replay": True})
+            fresh = await self.store.get_user(user.id)
+            await ws.send_json(
+                {"type": "welcome", "user": user.name, "user_id": user.id, "available": bool(fresh and fresh.available)}
+            )
+            for card in await self.router.queue(site_ids):
+                await ws.send_json(card)
+            return None
+        if frame_id is None:
+            return {"type": "error", "id": None, "code": "bad_frame", "message": f"{kind!r} needs an id."}
+        try:
+            if kind == "available":
+                await self.router.set_available(user, frame.get("on") is True)
+            elif kind in ("claim", "dialed", "outcome"):
+                ref = frame.get("lead")
+                if not isinstance(ref, str) or not ref:
+                    raise RoutingError("bad_frame", "Say which lead.")
+                if kind == "claim":
+                    await self.router.claim(user, ref)
+                elif kind == "dialed":
+                    await self.router.dialed(user, ref)
+                else:
+                    try:
+                        outcome = Outcome(frame.get("outcome"))
+                    except ValueError as exc:
+                        choices = ", ".join(o.value for o in Outcome)
+                        raise RoutingError("bad_frame", f"Outcome must be one of {choices}.") from exc
+                    at = frame.get("at")
+                    if at is not None and (not isinstance(at, int | float) or isinstance(at, bool)):
+                        raise RoutingError("bad_time", "The time must be a number of seconds.")
+                    await self.router.record_outcome(user, ref, outcome, float(at) if at is not None else None)
+            else:
+                raise RoutingError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
+        except RoutingError as exc:
+            return {"type": "error", "id": frame_id, "code": exc.code, "message": exc.message}
+        except StoreUnavailable:
+            return {"type": "error", "id": frame_id, "code": "unavailable", "message": "Could not save. Try again."}
+        return {"type": "ack", "id": frame_id}
+
+    async def _pump(self, ws: WebSocket, sub: Subscription) -> None:
         try:
             while True:
                 message = await sub.get()

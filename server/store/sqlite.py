@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import secrets
 import sqlite3
@@ -15,7 +16,22 @@ from typing import Any
 
 import aiosqlite
 
-from server.models import Actor, Lead, LeadEvent, LeadStatus, NewLead, Role, Site, User, Visitor, Widget
+from server.models import (
+    Actor,
+    Callback,
+    CallbackState,
+    EventRecord,
+    Lead,
+    LeadEvent,
+    LeadStatus,
+    NewLead,
+    Outcome,
+    Role,
+    Site,
+    User,
+    Visitor,
+    Widget,
+)
 from server.store import StoreUnavailable
 
 TRAIL_LIMIT = 50
@@ -58,6 +74,8 @@ def _user(row: sqlite3.Row) -> User:
         role=Role(row["role"]),
         active=bool(row["active"]),
         created_at=row["created_at"],
+        available=bool(row["available"]),
+        phone=row["phone"],
     )
 
 
@@ -96,6 +114,64 @@ def _lead(row: sqlite3.Row) -> Lead:
         updated_at=row["updated_at"],
         site_name=row["site_name"] if "site_name" in keys else "",
     )
+
+
+def _callback(row: sqlite3.Row) -> Callback:
+    return Callback(
+        lead_id=row["lead_id"],
+        site_id=row["site_id"],
+        state=CallbackState(row["state"]),
+        promise_seconds=row["promise_seconds"],
+        promised_by=row["promised_by"],
+        due_at=row["due_at"],
+        stage=row["stage"],
+        stage_until=row["stage_until"],
+        offered_to=json.loads(row["offered_to"]),
+        scheduled_for=row["scheduled_for"],
+        window_end=row["window_end"],
+        claimed_by=row["claimed_by"],
+        claimed_at=row["claimed_at"],
+        called_at=row["called_at"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        outcome_at=row["outcome_at"],
+        attempts=row["attempts"],
+        promise_kept=None if row["promise_kept"] is None else bool(row["promise_kept"]),
+        missed_at=row["missed_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+_CALLBACK_FIELDS = {
+    "state",
+    "promise_seconds",
+    "promised_by",
+    "due_at",
+    "stage",
+    "stage_until",
+    "offered_to",
+    "scheduled_for",
+    "window_end",
+    "claimed_by",
+    "claimed_at",
+    "called_at",
+    "outcome",
+    "outcome_at",
+    "attempts",
+    "promise_kept",
+    "missed_at",
+}
+_LEAD_FIELDS = {"status", "assignee_id", "temperature"}
+
+
+def _assignments(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[Any]]:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    params = [
+        _dumps(v) if isinstance(v, list | dict) else (v.value if isinstance(v, enum.Enum) else v)
+        for v in changes.values()
+    ]
+    return ", ".join(f"{k} = ?" for k in changes), params
 
 
 def _visitor(row: sqlite3.Row) -> Visitor:
@@ -373,8 +449,14 @@ class SQLiteStore:
         )
         return _lead(row) if row else None
 
-    async def create_lead(self, new: NewLead) -> tuple[Lead, bool]:
-        """Store a lead once per client frame id; a re-sent frame returns the first lead."""
+    async def create_lead(
+        self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
+    ) -> tuple[Lead, bool]:
+        """Store a lead once per client frame id; a re-sent frame returns the first lead.
+
+        ``callback`` (column values) and ``events`` are written in the same transaction, so a
+        lead never exists without the promise made for it.
+        """
         now = time.time()
         async with self._tx() as db:
             async with db.execute(
@@ -409,6 +491,14 @@ class SQLiteStore:
                 "INSERT INTO lead_events (lead_id, at, type, actor_type, data) VALUES (?, ?, 'created', ?, ?)",
                 (lead_id, now, Actor.VISITOR.value, _dumps({"page": new.context.get("url", "")})),
             )
+            if callback is not None:
+                fields = {"lead_id": lead_id, "site_id": new.site_id, "updated_at": now, **callback}
+                marks, params = _assignments(fields, _CALLBACK_FIELDS | {"lead_id", "site_id", "updated_at"})
+                await db.execute(
+                    f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params
+                )
+            for event in events or []:
+                await self._add_event(db, int(lead_id or 0), event, now)
             async with db.execute(
                 "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?",
                 (lead_id,),
@@ -469,3 +559,129 @@ class SQLiteStore:
     async def get_visitor(self, visitor_id: int) -> Visitor | None:
         row = await self._one("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
         return _visitor(row) if row else None
+
+    # -- callbacks ------------------------------------------------------
+
+    async def _add_event(self, db: aiosqlite.Connection, lead_id: int, event: EventRecord, now: float) -> None:
+        await db.execute(
+            "INSERT INTO lead_events (lead_id, at, type, actor_type, actor_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (lead_id, now, event.type, event.actor_type.value, event.actor_id, _dumps(event.data)),
+        )
+
+    async def add_lead_event(self, lead_id: int, event: EventRecord) -> None:
+        async with self._tx() as db:
+            await self._add_event(db, lead_id, event, time.time())
+
+    async def get_callback(self, lead_id: int) -> Callback | None:
+        row = await self._one("SELECT * FROM callbacks WHERE lead_id = ?", (lead_id,))
+        return _callback(row) if row else None
+
+    async def active_callbacks(self, site_ids: list[int] | None = None) -> list[Callback]:
+        sql = "SELECT * FROM callbacks WHERE state != 'done'"
+        params: tuple[Any, ...] = ()
+        if site_ids is not None:
+            if not site_ids:
+                return []
+            sql += f" AND site_id IN ({','.join('?' * len(site_ids))})"
+            params = tuple(site_ids)
+        return [_callback(r) for r in await self._all(sql + " ORDER BY lead_id", params)]
+
+    async def visitor_callbacks(self, site_id: int, visitor_key: str, since: float) -> list[tuple[str, Callback]]:
+        """The visitor's callbacks still open or settled after ``since``, with their lead refs."""
+        rows = await self._all(
+            "SELECT l.ref AS ref, c.* FROM callbacks c JOIN leads l ON l.id = c.lead_id"
+            " JOIN visitors v ON v.id = l.visitor_id"
+            " WHERE v.site_id = ? AND v.visitor_key = ? AND (c.state != 'done' OR c.updated_at > ?)"
+            " ORDER BY c.lead_id",
+            (site_id, visitor_key, since),
+        )
+        return [(r["ref"], _callback(r)) for r in rows]
+
+    async def transition_callback(
+        self,
+        lead_id: int,
+        *,
+        from_states: tuple[CallbackState, ...],
+        changes: dict[str, Any],
+        events: list[EventRecord] = (),  # type: ignore[assignment]
+        lead_changes: dict[str, Any] | None = None,
+        unclaimed: bool = False,
+        claimed_by: int | None = None,
+    ) -> Callback | None:
+        """Apply ``changes`` only if the callback is still in one of ``from_states`` (and, if asked,
+        unclaimed or claimed by a given user). Returns the new row, or None when it had moved on:
+        this is what makes two simultaneous claims end with exactly one winner."""
+        now = time.time()
+        sets, params = _assignments({**changes, "updated_at": now}, _CALLBACK_FIELDS | {"updated_at"})
+        where = f"lead_id = ? AND state IN ({','.join('?' * len(from_states))})"
+        where_params: list[Any] = [lead_id, *(s.value for s in from_states)]
+        if unclaimed:
+            where += " AND claimed_by IS NULL"
+        if claimed_by is not None:
+            where += " AND claimed_by = ?"
+            where_params.append(claimed_by)
+        async with self._tx() as db:
+            cur = await db.execute(f"UPDATE callbacks SET {sets} WHERE {where}", (*params, *where_params))
+            if cur.rowcount != 1:
+                return None
+            if lead_changes:
+                lead_sets, lead_params = _assignments(lead_changes, _LEAD_FIELDS)
+                await db.execute(
+                    f"UPDATE leads SET {lead_sets}, updated_at = ? WHERE id = ?", (*lead_params, now, lead_id)
+                )
+            for event in events:
+                await self._add_event(db, lead_id, event, now)
+            async with db.execute("SELECT * FROM callbacks WHERE lead_id = ?", (lead_id,)) as c:
+                row = await c.fetchone()
+        assert row is not None
+        return _callback(row)
+
+    async def get_lead_by_id(self, lead_id: int) -> Lead | None:
+        row = await self._one(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?", (lead_id,)
+        )
+        return _lead(row) if row else None
+
+    async def previous_leads(self, lead: Lead, limit: int = 10) -> list[tuple[Lead, str]]:
+        """Earlier leads of the same visitor, each with the name of whoever handled it."""
+        if lead.visitor_id is None:
+            return []
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name, COALESCE(u.name, '') AS handler FROM leads l"
+            " JOIN sites s ON s.id = l.site_id LEFT JOIN callbacks c ON c.lead_id = l.id"
+            " LEFT JOIN users u ON u.id = COALESCE(c.claimed_by, l.assignee_id)"
+            " WHERE l.visitor_id = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?",
+            (lead.visitor_id, lead.id, limit),
+        )
+        return [(_lead(r), r["handler"]) for r in rows]
+
+    async def last_handler(self, site_id: int, visitor_key: str) -> int | None:
+        row = await self._one(
+            "SELECT COALESCE(c.claimed_by, l.assignee_id) AS handler FROM leads l"
+            " JOIN visitors v ON v.id = l.visitor_id LEFT JOIN callbacks c ON c.lead_id = l.id"
+            " WHERE v.site_id = ? AND v.visitor_key = ? AND COALESCE(c.claimed_by, l.assignee_id) IS NOT NULL"
+            " ORDER BY l.id DESC LIMIT 1",
+            (site_id, visitor_key),
+        )
+        return row["handler"] if row else None
+
+    async def open_claims(self, site_id: int) -> dict[int, int]:
+        """Callbacks each manager has claimed and not finished: how busy they are."""
+        rows = await self._all(
+            "SELECT claimed_by, COUNT(*) AS n FROM callbacks WHERE site_id = ? AND state = 'claimed'"
+            " GROUP BY claimed_by",
+            (site_id,),
+        )
+        return {r["claimed_by"]: r["n"] for r in rows}
+
+    async def site_members(self, site_id: int) -> list[User]:
+        rows = await self._all(
+            "SELECT u.* FROM users u JOIN site_members m ON m.user_id = u.id WHERE m.site_id = ? AND u.active = 1"
+            " ORDER BY u.id",
+            (site_id,),
+        )
+        return [_user(r) for r in rows]
+
+    async def set_available(self, user_id: int, available: bool) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE users SET available = ? WHERE id = ?", (int(available), user_id))

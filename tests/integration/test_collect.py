@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from tests.conftest import ORIGIN, SITE
-from tests.integration.test_visitor_socket import lead, send, visitor
+from tests.integration.test_visitor_socket import core, lead, send, visitor
 from tests.support import BeckonServer
 
 
@@ -30,7 +30,7 @@ def test_frames_are_acked_in_order_with_cors_for_the_page(beckon: BeckonServer) 
     assert reply.status_code == 200
     assert reply.headers["access-control-allow-origin"] == ORIGIN
     acked, refused = reply.json()["results"]
-    assert acked == {"type": "ack", "id": good["id"], "lead": acked["lead"]}
+    assert core(acked) == {"type": "ack", "id": good["id"], "lead": acked["lead"]}
     assert refused["code"] == "invalid_phone" and refused["id"] == bad["id"]
     assert [x.name for x in beckon.leads(SITE) if x.ref == acked["lead"]] == ["By Beacon"]
 
@@ -40,7 +40,7 @@ async def test_a_frame_sent_by_beacon_and_again_by_socket_is_stored_once(beckon:
     via_http = post(beckon, {"visitor": uuid.uuid4().hex, "frames": [frame]}).json()["results"][0]
     async with await visitor(beckon) as ws:
         via_socket = await send(ws, frame)
-    assert via_http == via_socket
+    assert core(via_http) == core(via_socket)
     assert [x.client_frame_id for x in beckon.leads(SITE)].count(frame["id"]) == 1
 
 
