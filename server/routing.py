@@ -334,7 +334,12 @@ class Router:
                 if at is not None and at <= now:
                     try:
                         await self._tick(callback, now)
-                        self._hold.pop(callback.lead_id, None)
+                        current = self._active.get(callback.lead_id)
+                        if current is not None and (self._next_time(current) or now + 1) <= now:
+                            # Nothing could move it (a person holds it): look again shortly, don't spin.
+                            self._hold[callback.lead_id] = now + 1
+                        else:
+                            self._hold.pop(callback.lead_id, None)
                     except Exception:
                         log.exception("routing step failed for lead %s; retrying in 5 s", callback.lead_id)
                         self._hold[callback.lead_id] = now + 5
@@ -355,10 +360,11 @@ class Router:
 
         if callback.state is CallbackState.SCHEDULED:
             due = callback.window_end or now + policy.promise_seconds
+            lead = await self.store.get_lead_by_id(callback.lead_id)
             offered = first_offer(
                 policy.strategy,
                 ids,
-                preferred=callback.claimed_by,
+                preferred=lead.assignee_id if lead else None,
                 last_first=None,
                 load=await self.store.open_claims(site.id),
             )
@@ -556,6 +562,8 @@ class Router:
                 "stage_until": None,
                 "attempts": attempts,
                 "outcome": None,
+                "claimed_by": None,
+                "claimed_at": None,
             }
         else:
             changes = {"state": CallbackState.DONE, "outcome": outcome, "outcome_at": now, "attempts": attempts}

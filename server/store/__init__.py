@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from server.models import Lead, LeadEvent, NewLead, Role, Site, User, Visitor, Widget
+from server.models import (
+    Callback,
+    CallbackState,
+    EventRecord,
+    Lead,
+    LeadEvent,
+    NewLead,
+    Role,
+    Site,
+    User,
+    Visitor,
+    Widget,
+)
 from server.settings import Settings
 
 
@@ -53,7 +65,9 @@ class Store(Protocol):
 
     # visitors and leads
     async def lead_by_frame(self, site_id: int, client_frame_id: str) -> Lead | None: ...
-    async def create_lead(self, new: NewLead) -> tuple[Lead, bool]: ...
+    async def create_lead(
+        self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
+    ) -> tuple[Lead, bool]: ...
     async def record_visitor_event(
         self, *, site_id: int, visitor_key: str, client_frame_id: str, name: str, props: dict[str, Any]
     ) -> bool: ...
@@ -61,6 +75,29 @@ class Store(Protocol):
     async def get_lead(self, ref: str) -> Lead | None: ...
     async def lead_events(self, lead_id: int) -> list[LeadEvent]: ...
     async def get_visitor(self, visitor_id: int) -> Visitor | None: ...
+    async def get_lead_by_id(self, lead_id: int) -> Lead | None: ...
+    async def previous_leads(self, lead: Lead, limit: int = 10) -> list[tuple[Lead, str]]: ...
+    async def last_handler(self, site_id: int, visitor_key: str) -> int | None: ...
+    async def add_lead_event(self, lead_id: int, event: EventRecord) -> None: ...
+
+    # callbacks and the people who answer them
+    async def get_callback(self, lead_id: int) -> Callback | None: ...
+    async def active_callbacks(self, site_ids: list[int] | None = None) -> list[Callback]: ...
+    async def visitor_callbacks(self, site_id: int, visitor_key: str, since: float) -> list[tuple[str, Callback]]: ...
+    async def transition_callback(
+        self,
+        lead_id: int,
+        *,
+        from_states: tuple[CallbackState, ...],
+        changes: dict[str, Any],
+        events: list[EventRecord] = ...,
+        lead_changes: dict[str, Any] | None = None,
+        unclaimed: bool = False,
+        claimed_by: int | None = None,
+    ) -> Callback | None: ...
+    async def open_claims(self, site_id: int) -> dict[int, int]: ...
+    async def site_members(self, site_id: int) -> list[User]: ...
+    async def set_available(self, user_id: int, available: bool) -> None: ...
 
 
 def open_store(settings: Settings) -> Store:
