@@ -39,7 +39,9 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
             allowed_domains=["localhost", "127.0.0.1"],
             timezone="America/Los_Angeles",
             locale="",
-            settings={"phone_region": "US", "promise_seconds": 30},
+            # Open around the clock (no working hours) so the live path works whenever someone tries
+            # the demo; set hours on a real site to see the off-hours booking.
+            settings={"phone_region": "US", "promise_seconds": 30, "ring_seconds": 15, "routing": "ring_all"},
         )
     await store.put_widget(site.id, "callback", CALLBACK_DEFAULTS)
     logins = []

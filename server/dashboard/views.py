@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from server.dashboard.sessions import LoginThrottle, Sessions
+from server.dashboard.timeline import describe
 from server.models import User
 from server.passwords import hash_password, needs_rehash, verify_password
 from server.phones import format_phone
@@ -32,6 +33,7 @@ def _iso(ts: float | None) -> str:
 
 TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["iso"] = _iso
+TEMPLATES.env.filters["describe"] = describe
 TEMPLATES.env.filters["phone"] = lambda e164: format_phone(e164) if e164 else ""
 
 
@@ -135,4 +137,7 @@ class Dashboard:
             return self.render(request, "not_found.html", {}, status_code=404)
         events = await self.store.lead_events(lead.id)
         visitor = await self.store.get_visitor(lead.visitor_id) if lead.visitor_id else None
-        return self.render(request, "lead.html", {"lead": lead, "events": events, "visitor": visitor})
+        callback = await self.store.get_callback(lead.id)
+        return self.render(
+            request, "lead.html", {"lead": lead, "events": events, "visitor": visitor, "callback": callback}
+        )

@@ -35,7 +35,8 @@ def test_visitor_callback_appears_live_on_the_managers_dashboard(beckon: BeckonS
     row.get_by_role("link", name="Margaret Live").click()
     expect(manager.get_by_role("link", name="+44 20 7946 0958")).to_have_attribute("href", "tel:+442079460958")
     expect(manager.get_by_role("heading", name="Timeline")).to_be_visible()
-    expect(manager.locator(".timeline")).to_contain_text("created")
+    expect(manager.locator(".timeline")).to_contain_text("Request left by the visitor")
+    expect(manager.locator(".timeline")).to_contain_text("Routed to")
     expect(manager.get_by_role("main")).to_contain_text("utm_campaign")
     expect(manager.get_by_role("main")).to_contain_text("autumn")
     assert [lead.name for lead in beckon.leads(SITE)].count("Margaret Live") == 1
