@@ -22,7 +22,6 @@ from server.store import Store, StoreUnavailable
 
 log = logging.getLogger("beckon.ingest")
 
-LEADS_PER_VISITOR = 5
 TOO_FAST = "You're sending requests too quickly. Please wait a little and try again."
 STORE_DOWN = "We couldn't save that just now. It will be sent again automatically."
 
@@ -53,7 +52,7 @@ class Ingest:
         self.hub = hub
         self.router = router
         self.leads_per_ip = SlidingWindow(settings.lead_limit_per_ip, settings.lead_limit_window)
-        self.leads_per_visitor = SlidingWindow(LEADS_PER_VISITOR, settings.lead_limit_window)
+        self.leads_per_visitor = SlidingWindow(settings.lead_limit_per_visitor, settings.lead_limit_window)
 
     async def handle(self, session: VisitorSession, frame: Frame) -> dict[str, Any] | None:
         """Apply one parsed frame; returns the reply frame, if any. Raises FrameError for the client."""

@@ -32,6 +32,7 @@ class Settings:
     # Shorter windows make the abuse limits testable without long waits.
     lead_limit_per_ip: int = 20
     lead_limit_window: int = 600
+    lead_limit_per_visitor: int = 5
     login_max_failures: int = 5
     login_window: int = 900
     smtp_url: str = ""
@@ -49,6 +50,7 @@ class Settings:
             demo_site_key=os.environ.get("BECKON_DEMO_SITE_KEY", cls.demo_site_key),
             lead_limit_per_ip=_env_int("BECKON_LEAD_LIMIT_PER_IP", cls.lead_limit_per_ip),
             lead_limit_window=_env_int("BECKON_LEAD_LIMIT_WINDOW", cls.lead_limit_window),
+            lead_limit_per_visitor=_env_int("BECKON_LEAD_LIMIT_PER_VISITOR", cls.lead_limit_per_visitor),
             login_max_failures=_env_int("BECKON_LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_window=_env_int("BECKON_LOGIN_WINDOW", cls.login_window),
             smtp_url=os.environ.get("BECKON_SMTP_URL", ""),
