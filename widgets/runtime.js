@@ -26,6 +26,36 @@ const TX = {
     'callback.submit': 'Call me back',
     'callback.phone_short': 'Please enter a phone number with at least 6 digits.',
     'callback.thanks': "Thanks! We'll call you back shortly.",
+    'callback.thanks_later': "Thanks! We'll call you when we're back.",
+    'callback.consent': 'I agree to be contacted about my request',
+    'callback.consent_err': 'Please agree to be contacted so that we can call you.',
+    'callback.closed': "We're closed right now.",
+    'callback.closed_back': "We're closed right now. We're back {when}.",
+    'callback.closed_later': "We're closed right now. Leave your number and we'll call you when we're back.",
+    'callback.slot': 'When should we call?',
+    'callback.slot_pick': 'Choose a time',
+    'callback.slot_err': 'Please choose a time for the call.',
+    'callback.book': 'Book the call',
+    'callback.finding': 'Finding a manager…',
+    'callback.within': "We'll call you within {n} s",
+    'callback.by': "We'll call you by {time}",
+    'callback.calling': '{manager} is calling you now',
+    'callback.someone': 'A manager',
+    'callback.keep': 'Keep your phone close.',
+    'callback.missed': "Sorry — we didn't manage to call you within {promise} s. A manager will call you by {time}.",
+    'callback.sched': "We'll call you {when}",
+    'callback.between': 'on {day} between {from} and {to}',
+    'callback.at': 'on {day} at {from}',
+    'callback.connected': 'Thanks for talking to us!',
+    'callback.no_answer': "We tried to call but couldn't reach you.",
+    'callback.wrong': "We couldn't reach this number. Please check it and try again.",
+    'callback.thank': 'Thank you.',
+    'callback.again': 'Request another call',
+    'callback.chip_in': 'Calling you in {n} s',
+    'callback.chip_by': 'Calling you by {time}',
+    'callback.chip_booked': 'Call booked: {when}',
+    'callback.chip_no_answer': "We couldn't reach you",
+    'callback.chip_wrong': 'Please check your number',
   },
   ru: {
     close: 'Закрыть',
@@ -41,6 +71,36 @@ const TX = {
     'callback.submit': 'Перезвоните мне',
     'callback.phone_short': 'Введите номер телефона — не меньше 6 цифр.',
     'callback.thanks': 'Спасибо! Мы скоро вам перезвоним.',
+    'callback.thanks_later': 'Спасибо! Мы позвоним, когда вернёмся.',
+    'callback.consent': 'Я согласен(на), чтобы со мной связались по моей заявке',
+    'callback.consent_err': 'Отметьте согласие, чтобы мы могли вам позвонить.',
+    'callback.closed': 'Сейчас мы не работаем.',
+    'callback.closed_back': 'Сейчас мы не работаем. Вернёмся {when}.',
+    'callback.closed_later': 'Сейчас мы не работаем. Оставьте номер — мы позвоним, когда вернёмся.',
+    'callback.slot': 'Когда вам позвонить?',
+    'callback.slot_pick': 'Выберите время',
+    'callback.slot_err': 'Выберите время для звонка.',
+    'callback.book': 'Заказать звонок',
+    'callback.finding': 'Ищем менеджера…',
+    'callback.within': 'Позвоним вам в течение {n} с',
+    'callback.by': 'Позвоним вам до {time}',
+    'callback.calling': '{manager} звонит вам прямо сейчас',
+    'callback.someone': 'Менеджер',
+    'callback.keep': 'Держите телефон под рукой.',
+    'callback.missed': 'Простите — мы не успели позвонить за {promise} с. Менеджер позвонит вам до {time}.',
+    'callback.sched': 'Мы позвоним вам {when}',
+    'callback.between': '{day} с {from} до {to}',
+    'callback.at': '{day} в {from}',
+    'callback.connected': 'Спасибо за разговор!',
+    'callback.no_answer': 'Мы звонили, но не смогли до вас дозвониться.',
+    'callback.wrong': 'Не удалось дозвониться по этому номеру. Проверьте его и попробуйте ещё раз.',
+    'callback.thank': 'Спасибо.',
+    'callback.again': 'Заказать ещё один звонок',
+    'callback.chip_in': 'Позвоним через {n} с',
+    'callback.chip_by': 'Позвоним до {time}',
+    'callback.chip_booked': 'Звонок: {when}',
+    'callback.chip_no_answer': 'Не дозвонились',
+    'callback.chip_wrong': 'Проверьте номер',
   },
 };
 
@@ -93,6 +153,7 @@ export function start(ctx) {
 }
 
 export const emit = (name, detail) => X.emit(name, detail);
+export const key = () => X.key;
 export const identity = () => X.identity || {};
 export const site = () => X.site;
 export const lang = () => /^ru/i.test(X.site.locale || N.language || '') ? 'ru' : 'en';
@@ -103,6 +164,21 @@ export function t(key, vars, own) {
   const short = key.replace(/^.*\./, ''), st = X.site.texts || {};
   const s = own[key] ?? own[short] ?? st[key] ?? TX[lang()][key] ?? TX.en[key] ?? (short != key ? t(short) : key);
   return String(s).replace(/\{(\w+)\}/g, (m, v) => vars && vars[v] != null ? vars[v] : m);
+}
+
+// Builds an element; strings become text nodes: visitor and config text is never parsed as HTML.
+export function h(tag, attrs, ...kids) {
+  const el = D.createElement(tag);
+  for (const k in attrs) el.setAttribute(k, attrs[k]);
+  el.append(...kids);
+  return el;
+}
+
+// Focus may sit inside another shadow root; find the real element to return to.
+export function deepActive() {
+  let a = D.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  return a;
 }
 
 let baseSheet;
@@ -192,6 +268,8 @@ export function connect(on = true) {
   if (on) flush();
 }
 
+// Server frames by type; also 'ack', called as fn(ack, frame) for every acked frame, including
+// frames left in the outbox by an earlier page view (their promise is gone with that page).
 export function onFrame(type, fn) {
   (subs[type] = subs[type] || new Set()).add(fn);
   return () => subs[type].delete(fn);
@@ -235,7 +313,7 @@ function open() {
       flush();
       notify();
     } else if (f.type == 'ack' || f.type == 'error') result(f);
-    else if (f.type != 'pong') (subs[f.type] || []).forEach(fn => { try { fn(f) } catch (e) { console.error(e) } });
+    else if (f.type != 'pong') fire(f.type, f);
   };
   s.onclose = e => {
     if (ws != s) return;
@@ -289,6 +367,8 @@ function beacon(frames) {
   try { N.sendBeacon(collectUrl, new Blob([J({ visitor: v, frames })], { type: 'text/plain' })) } catch (e) {}
 }
 
+const fire = (type, ...a) => (subs[type] || []).forEach(fn => { try { fn(...a) } catch (e) { console.error(e) } });
+
 function result(f, id = f.id) {
   if (!id) { // connection-level error, e.g. frame flood: resend what is unanswered later
     if (f.code == 'rate_limited' && sent) { sent.clear(); setTimeout(flush, (f.retry_after || 10) * 1e3) }
@@ -305,6 +385,7 @@ function result(f, id = f.id) {
   if (f.type == 'ack') {
     if (fr && fr.type == 'lead' && (p || left.has(id))) emit('lead', { kind: fr.kind, lead: f.lead, id });
     if (p) p.resolve(f);
+    if (fr) fire('ack', f, fr);
   } else if (p) p.reject(f);
   left.delete(id);
   notify();

@@ -43,6 +43,6 @@ def test_offline_request_is_sent_when_the_connection_returns(beckon: BeckonServe
     request_callback(visitor, "020 7946 0333", "Patient Pat")
     expect(visitor.get_by_text("You're offline")).to_be_visible()
     ctx.set_offline(False)
-    expect(visitor.get_by_text("Thanks! We'll call you back shortly.")).to_be_visible(timeout=45_000)
+    expect(visitor.get_by_text("Finding a manager…")).to_be_visible(timeout=45_000)
     visitor.wait_for_function(EMPTY_OUTBOX)
     assert [lead.name for lead in beckon.leads(SITE)].count("Patient Pat") == 1
