@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import re
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from server.hours import InvalidHours, Schedule
 from server.models import Role
 from server.passwords import hash_password
+from server.routing import Strategy
 from server.settings import Settings
 from server.store import Store, open_store
 
@@ -110,6 +113,19 @@ def cmd_create_site(args: argparse.Namespace) -> int:
         print("error: a site key is 3-64 letters, digits, '-' or '_'", file=sys.stderr)
         return 2
     domains = [d.strip().lower() for d in args.domains.split(",") if d.strip()]
+    try:
+        hours = json.loads(args.hours) if args.hours else {}
+        Schedule(hours, args.timezone)
+    except (ValueError, InvalidHours) as exc:
+        print(f"error: --hours: {exc}", file=sys.stderr)
+        return 2
+    site_settings = {
+        "promise_seconds": args.promise_seconds,
+        "ring_seconds": args.ring_seconds,
+        "routing": args.routing,
+        "require_consent": args.require_consent,
+        "phone_region": args.phone_region.upper(),
+    }
     if not domains:
         print("error: give at least one allowed domain with --domains example.com,www.example.com", file=sys.stderr)
         return 2
@@ -119,8 +135,15 @@ def cmd_create_site(args: argparse.Namespace) -> int:
             print(f"error: a site with key {key!r} exists already", file=sys.stderr)
             return 1
         site = await store.create_site(
-            key=key, name=args.name, allowed_domains=domains, timezone=args.timezone, locale=args.locale
+            key=key,
+            name=args.name,
+            allowed_domains=domains,
+            timezone=args.timezone,
+            locale=args.locale,
+            settings=site_settings,
         )
+        if hours:
+            await store.update_site(site.id, working_hours=hours)
         await store.put_widget(site.id, "callback", {"position": "right"})
         for email in args.member or []:
             user = await store.get_user_by_email(email)
@@ -193,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="UTC")
     p.add_argument("--locale", default="", help="en or ru (default: the visitor's browser language)")
     p.add_argument("--member", action="append", help="email of a user to add to the site (repeatable)")
+    p.add_argument(
+        "--hours",
+        help='working hours as JSON, e.g. \'{"mon": [["09:00", "18:00"]], "sat": [["10:00", "15:00"]]}\' (default: always open)',
+    )
+    p.add_argument("--promise-seconds", type=int, default=30, help="the callback promise shown to visitors")
+    p.add_argument("--ring-seconds", type=int, default=15, help="how long a manager is rung before escalation")
+    p.add_argument("--routing", choices=[s.value for s in Strategy], default=Strategy.RING_ALL.value)
+    p.add_argument("--require-consent", action="store_true", help="visitors must tick a consent box")
+    p.add_argument("--phone-region", default="US", help="region for numbers typed without a country code")
     p.set_defaults(func=cmd_create_site)
 
     p = sub.add_parser("create-user", help="add a dashboard user (password from a prompt, stdin or BECKON_PASSWORD)")

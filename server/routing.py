@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from server.feed import lead_summary
 from server.hours import Schedule
 from server.hub import Hub, site_channel
 from server.mailer import Mailer
@@ -619,20 +620,11 @@ class Router:
             return None
         holder = await self.store.get_user(callback.claimed_by) if callback.claimed_by else None
         site = await self.store.get_site(lead.site_id)
-        return {
+        return lead_summary(lead) | {
             "type": "callback",
             "lead": lead.ref,
-            "seq": lead.id,
             "state": callback.state.value,
-            "phone": lead.phone,
-            "phone_display": format_phone(lead.phone) if lead.phone else "",
-            "name": lead.name or "",
-            "page": lead.context.get("url", ""),
-            "source": lead.source,
             "utm": lead.context.get("utm") or {},
-            "site": lead.site_name,
-            "site_id": lead.site_id,
-            "created_at": lead.created_at,
             "due_at": callback.due_at,
             "ring_until": callback.stage_until,
             "offered_to": callback.offered_to,
