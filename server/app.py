@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from server.assets import Assets
+from server.chat import ChatService
 from server.dashboard.live import ManagerFeed
 from server.dashboard.sessions import LoginThrottle, Sessions
 from server.dashboard.views import Dashboard
@@ -40,11 +41,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     assets = Assets(settings.root)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     router = Router(store, hub, mailer)
-    ingest = Ingest(store, hub, router, settings)
+    chat = ChatService(store, hub, router)
+    ingest = Ingest(store, hub, router, chat, settings)
     visitor = VisitorAPI(store, ingest, router, assets, settings)
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
-    feed = ManagerFeed(store, hub, router, sessions)
+    feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
 
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/login", dashboard.login, methods=["POST"]),
         Route("/app/logout", dashboard.logout, methods=["POST"]),
         Route("/app/leads", dashboard.leads),
+        Route("/app/inbox", dashboard.inbox),
         Route("/app/leads/{ref}", dashboard.lead),
         Mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         Route("/demo/", demo.page),

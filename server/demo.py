@@ -19,6 +19,11 @@ DEMO_MANAGERS = (
     ("ben@demo.beckon.test", "Ben Carter", Role.MANAGER),
 )
 CALLBACK_DEFAULTS = {"position": "right", "color": "#0f766e"}
+CHAT_DEFAULTS = {
+    "color": "#0f766e",
+    "prechat": [],
+    "greeting": "Hi! Questions about a kitchen or a wardrobe? Ask away.",
+}
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,20 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
             locale="",
             # Open around the clock (no working hours) so the live path works whenever someone tries
             # the demo; set hours on a real site to see the off-hours booking.
-            settings={"phone_region": "US", "promise_seconds": 30, "ring_seconds": 15, "routing": "ring_all"},
+            settings={
+                "phone_region": "US",
+                "promise_seconds": 30,
+                "ring_seconds": 15,
+                "routing": "ring_all",
+                "canned": [
+                    {"shortcut": "hi", "text": "Hi! I'm happy to help. What are you planning?"},
+                    {"shortcut": "visit", "text": "We can measure up at your home for free. When suits you?"},
+                    {"shortcut": "price", "text": "Kitchens start from $7,800 fitted; wardrobes from $2,400."},
+                ],
+            },
         )
     await store.put_widget(site.id, "callback", CALLBACK_DEFAULTS)
+    await store.put_widget(site.id, "chat", CHAT_DEFAULTS)
     logins = []
     for email, name, role in DEMO_MANAGERS:
         password = secrets.token_urlsafe(9)

@@ -10,11 +10,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from server.chat import ChatService
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
 from server.models import Lead, NewLead, Site
 from server.phones import InvalidPhone, normalise_phone
-from server.protocol import ErrorCode, Frame, FrameError, Hello, LeadFrame, Ping, ReportFrame, TrackFrame
+from server.protocol import (
+    _EMAIL,
+    ChatFrame,
+    ErrorCode,
+    Frame,
+    FrameError,
+    Hello,
+    LeadFrame,
+    Ping,
+    ReportFrame,
+    TrackFrame,
+    clean_text,
+)
 from server.ratelimit import SlidingWindow
 from server.routing import Router
 from server.settings import Settings
@@ -47,14 +60,15 @@ def lead_source(context: dict[str, Any]) -> str:
 
 
 class Ingest:
-    def __init__(self, store: Store, hub: Hub, router: Router, settings: Settings) -> None:
+    def __init__(self, store: Store, hub: Hub, router: Router, chat: ChatService, settings: Settings) -> None:
         self.store = store
         self.hub = hub
         self.router = router
+        self.chat = chat
         self.leads_per_ip = SlidingWindow(settings.lead_limit_per_ip, settings.lead_limit_window)
         self.leads_per_visitor = SlidingWindow(settings.lead_limit_per_visitor, settings.lead_limit_window)
 
-    async def handle(self, session: VisitorSession, frame: Frame) -> dict[str, Any] | None:
+    async def handle(self, session: VisitorSession, frame: Frame) -> dict[str, Any] | list[dict[str, Any]] | None:
         """Apply one parsed frame; returns the reply frame, if any. Raises FrameError for the client."""
         if isinstance(frame, Ping):
             return {"type": "pong"}
@@ -73,6 +87,8 @@ class Ingest:
         try:
             if isinstance(frame, LeadFrame):
                 return await self._lead(session, frame)
+            if isinstance(frame, ChatFrame):
+                return await self._chat(session, frame)
             if isinstance(frame, TrackFrame):
                 await self.store.record_visitor_event(
                     site_id=session.site.id,
@@ -86,6 +102,49 @@ class Ingest:
             log.error("refused frame %s on site %s: %s", frame.id, session.site.key, exc)
             raise FrameError(ErrorCode.UNAVAILABLE, STORE_DOWN, frame_id=frame.id, retry_after=5) from exc
         raise FrameError(ErrorCode.UNKNOWN_TYPE, "Unknown frame type.")
+
+    async def _chat(self, session: VisitorSession, frame: ChatFrame) -> dict[str, Any] | list[dict[str, Any]] | None:
+        assert session.visitor is not None
+        site, data = session.site, frame.data
+        if frame.type == "chat_message":
+            assert frame.id is not None
+            contact = await self._contact(site, frame.id, data)
+            return await self.chat.visitor_message(
+                site, session.visitor, frame.id, data.get("text"), contact, session.user_agent[:400], session.ip
+            )
+        if frame.type == "chat_sync":
+            return await self.chat.visitor_sync(site, session.visitor, data.get("conversation"), data.get("since"))
+        if frame.type == "chat_typing":
+            await self.chat.visitor_typing(site, session.visitor, data.get("on") is True)
+        elif frame.type == "chat_read":
+            await self.chat.visitor_read(site, session.visitor, data.get("conversation"), data.get("seq"))
+        elif frame.type == "page":
+            url = clean_text(data.get("url"), limit=2048, field_name="url", frame_id=None) or ""
+            title = clean_text(data.get("title"), limit=300, field_name="title", frame_id=None) or ""
+            await self.chat.visitor_page(site, session.visitor, url, title)
+        elif frame.type == "chat_rating":
+            assert frame.id is not None
+            return await self.chat.visitor_rating(
+                site, session.visitor, frame.id, data.get("conversation"), data.get("score"), data.get("comment")
+            )
+        return None
+
+    async def _contact(self, site: Site, frame_id: str, data: dict[str, Any]) -> dict[str, str | None]:
+        """Pre-chat form fields, checked like a lead's."""
+        name = clean_text(data.get("name"), limit=100, field_name="name", frame_id=frame_id)
+        email = clean_text(data.get("email"), limit=254, field_name="email", frame_id=frame_id)
+        if email is not None and not _EMAIL.match(email):
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "That email address doesn't look right.", frame_id=frame_id, field="email"
+            )
+        raw_phone = clean_text(data.get("phone"), limit=40, field_name="phone", frame_id=frame_id)
+        phone = None
+        if raw_phone:
+            try:
+                phone = normalise_phone(raw_phone, site.settings.get("phone_region", "US"))
+            except InvalidPhone as exc:
+                raise FrameError(ErrorCode.INVALID_PHONE, str(exc), frame_id=frame_id, field="phone") from exc
+        return {"name": name, "email": email, "phone": phone}
 
     async def _lead(self, session: VisitorSession, frame: LeadFrame) -> dict[str, Any]:
         assert session.visitor is not None

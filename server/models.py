@@ -53,6 +53,7 @@ class User:
     created_at: float
     available: bool = True
     phone: str | None = None
+    photo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,45 @@ class EventRecord:
     actor_type: Actor
     actor_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class ConversationState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    ref: str
+    site_id: int
+    visitor_id: int
+    lead_id: int | None
+    state: ConversationState
+    assignee_id: int | None
+    offered_to: list[int]
+    last_seq: int
+    visitor_read_seq: int
+    manager_read_seq: int
+    visitor_name: str | None
+    visitor_email: str | None
+    visitor_phone: str | None
+    current_page: dict[str, Any]
+    rating: int | None
+    rating_comment: str | None
+    created_at: float
+    updated_at: float
+    closed_at: float | None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    seq: int
+    author: str
+    user_id: int | None
+    body: str
+    client_frame_id: str | None
+    created_at: float
+    author_name: str = ""

@@ -11,6 +11,7 @@ Visitor -> server:
   track  {id, name, props?}             answered by ack {id}
   report {widget, message}              a widget broke; logged, not answered
   ping   {}                             answered by pong
+  chat_message, chat_sync, chat_typing, chat_read, chat_rating, page: see docs/chat-protocol.md
 Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong, and
   callback_status {lead, state, server_time, due_at, promise_seconds, manager, scheduled_for, window_end, outcome}
   (times in ms) whenever a callback of this visitor changes, and for each open one right after welcome.
@@ -108,7 +109,19 @@ class Ping:
     pass
 
 
-Frame = Hello | LeadFrame | TrackFrame | ReportFrame | Ping
+@dataclass(frozen=True)
+class ChatFrame:
+    """A chat frame (see docs/chat-protocol.md); the chat service checks its fields."""
+
+    type: str
+    id: str | None
+    data: dict[str, Any]
+
+
+CHAT_TYPES = ("chat_message", "chat_sync", "chat_typing", "chat_read", "chat_rating", "page")
+CHAT_NEEDS_ID = ("chat_message", "chat_rating")
+
+Frame = Hello | LeadFrame | TrackFrame | ReportFrame | Ping | ChatFrame
 
 
 def is_valid_id(value: object) -> bool:
@@ -193,6 +206,10 @@ def parse(data: dict[str, Any]) -> Frame:
         return Ping()
     if kind == "report":
         return ReportFrame(widget=_short(data.get("widget"), 40), message=_short(data.get("message"), 500))
+    if kind in CHAT_TYPES:
+        if kind in CHAT_NEEDS_ID and frame_id is None:
+            raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
+        return ChatFrame(type=str(kind), id=frame_id, data=data)
     if kind not in ("lead", "track"):
         raise FrameError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {str(kind)[:40]!r}.", frame_id=frame_id)
     if frame_id is None:

@@ -244,6 +244,24 @@ class Router:
             [EventRecord("routed", Actor.SYSTEM, data={"strategy": policy.strategy.value, "to": names})],
         )
 
+    async def chat_offer(self, site: Site, visitor_key: str) -> tuple[list[int], int | None]:
+        """Who a new conversation goes to: (offered to, assigned to). ring_all offers it to everyone
+        and the first reply takes it; the other strategies (and a returning visitor) assign it."""
+        people = [u.id for u in await self.candidates(site, self.clock())]
+        policy = Policy.for_site(site)
+        offered = first_offer(
+            policy.strategy,
+            people,
+            preferred=await self.store.last_handler(site.id, visitor_key),
+            last_first=self._round_robin.get(site.id),
+            load=await self.store.open_claims(site.id),
+        )
+        if policy.strategy is Strategy.ROUND_ROBIN and offered:
+            self._round_robin[site.id] = offered[0]
+        if len(offered) == 1 and (policy.strategy is not Strategy.RING_ALL or len(people) > 1):
+            return offered, offered[0]
+        return offered, None
+
     def validate_schedule(self, site: Site, start: float, end: float) -> bool:
         now = self.clock()
         return start >= now - 60 and end > start and schedule_of(site).contains_window(start, end)

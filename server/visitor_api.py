@@ -87,6 +87,8 @@ class VisitorAPI:
         widgets = {kind: cfg for kind, cfg in widgets.items() if kind in self.assets.chunks}
         if "callback" in widgets:
             widgets["callback"] = widgets["callback"] | self._callback_facts(site)
+        if "chat" in widgets:
+            widgets["chat"] = widgets["chat"] | {"available": bool(await self.router.candidates(site, time.time()))}
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
         body = {
             "site": {
@@ -158,9 +160,9 @@ class VisitorAPI:
                     )
                     continue
                 reply = await self._answer(session, message.get("text"), message.get("bytes"))
-                if reply is not None:
-                    await ws.send_json(reply)
-                if reply and reply.get("type") == "welcome" and pump is None and session.visitor:
+                for frame in reply if isinstance(reply, list) else [reply] if reply else []:
+                    await ws.send_json(frame)
+                if isinstance(reply, dict) and reply.get("type") == "welcome" and pump is None and session.visitor:
                     pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
         except WebSocketDisconnect:
             return
@@ -169,17 +171,23 @@ class VisitorAPI:
                 pump.cancel()
 
     async def _push_status(self, ws: WebSocket, site_id: int, visitor_key: str) -> None:
-        """Live callback status for this visitor: what is open now, then every change."""
+        """Live callback status and chat for this visitor: what is open now, then every change."""
         try:
             async with self.router.hub.subscribe([visitor_channel(site_id, visitor_key)]) as sub:
                 for status in await self.router.statuses_for_visitor(site_id, visitor_key):
                     await ws.send_json(status)
+                site = await self.store.get_site(site_id)
+                chat_state = await self.ingest.chat.visitor_state(site, visitor_key) if site else None
+                if chat_state:
+                    await ws.send_json(chat_state)
                 while True:
                     await ws.send_json(await sub.get())
         except (WebSocketDisconnect, RuntimeError):
             return
 
-    async def _answer(self, session: VisitorSession, text: str | None, data: bytes | None) -> dict[str, Any] | None:
+    async def _answer(
+        self, session: VisitorSession, text: str | None, data: bytes | None
+    ) -> dict[str, Any] | list[dict[str, Any]] | None:
         frame_id = None
         try:
             if text is None:

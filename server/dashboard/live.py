@@ -6,6 +6,7 @@ Client -> server:
   dialed {id, lead}             the manager started the call from the tel: link
   outcome {id, lead, outcome, at?}   connected | no_answer | wrong_number | spam | reschedule (at: unix s)
   available {id, on}            available / away
+  chat_reply, chat_sync, chat_typing, chat_read, chat_close, chat_reopen, chat_transfer: docs/chat-protocol.md
   ping
 Server -> client: lead, callback, notice, me {available}, welcome {user, user_id, available},
   ack {id}, error {id, code, message}, pong.
@@ -20,10 +21,11 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.chat import ChatError, ChatService
 from server.dashboard.sessions import Sessions
 from server.feed import lead_summary
 from server.hub import Hub, Subscription, site_channel
-from server.models import Outcome, User
+from server.models import ConversationState, Outcome, User
 from server.protocol import is_valid_id
 from server.routing import Router, RoutingError, user_channel
 from server.store import Store, StoreUnavailable
@@ -36,10 +38,11 @@ CLOSE_RESYNC = 4409
 
 
 class ManagerFeed:
-    def __init__(self, store: Store, hub: Hub, router: Router, sessions: Sessions) -> None:
+    def __init__(self, store: Store, hub: Hub, router: Router, chat: ChatService, sessions: Sessions) -> None:
         self.store = store
         self.hub = hub
         self.router = router
+        self.chat = chat
         self.sessions = sessions
 
     async def socket(self, ws: WebSocket) -> None:
@@ -94,11 +97,29 @@ class ManagerFeed:
             )
             for card in await self.router.queue(site_ids):
                 await ws.send_json(card)
+            for card in await self.chat.inbox(site_ids):
+                await ws.send_json(card)
+            return None
+        if kind == "chat_typing":
+            await self._quietly(self.chat.manager_typing(user, frame.get("conversation"), frame.get("on") is True))
+            return None
+        if kind == "chat_read":
+            await self._quietly(self.chat.manager_read(user, frame.get("conversation"), frame.get("seq")))
             return None
         if frame_id is None:
             return {"type": "error", "id": None, "code": "bad_frame", "message": f"{kind!r} needs an id."}
         try:
-            if kind == "available":
+            if kind == "chat_reply":
+                return await self.chat.reply(user, frame.get("conversation"), frame_id, frame.get("text"))
+            if kind == "chat_sync":
+                for message in await self.chat.manager_sync(user, frame.get("conversation"), frame.get("since")):
+                    await ws.send_json(message)
+            elif kind in ("chat_close", "chat_reopen"):
+                state = ConversationState.CLOSED if kind == "chat_close" else ConversationState.OPEN
+                await self.chat.set_state(user, frame.get("conversation"), state)
+            elif kind == "chat_transfer":
+                await self.chat.transfer(user, frame.get("conversation"), frame.get("to"), frame.get("note"))
+            elif kind == "available":
                 await self.router.set_available(user, frame.get("on") is True)
             elif kind in ("claim", "dialed", "outcome"):
                 ref = frame.get("lead")
@@ -120,11 +141,18 @@ class ManagerFeed:
                     await self.router.record_outcome(user, ref, outcome, float(at) if at is not None else None)
             else:
                 raise RoutingError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
-        except RoutingError as exc:
+        except (RoutingError, ChatError) as exc:
             return {"type": "error", "id": frame_id, "code": exc.code, "message": exc.message}
         except StoreUnavailable:
             return {"type": "error", "id": frame_id, "code": "unavailable", "message": "Could not save. Try again."}
         return {"type": "ack", "id": frame_id}
+
+    async def _quietly(self, action: Any) -> None:
+        """Typing and read marks need no answer; a bad one is simply dropped."""
+        try:
+            await action
+        except ChatError:
+            return
 
     async def _pump(self, ws: WebSocket, sub: Subscription) -> None:
         try:

@@ -126,6 +126,14 @@ class Dashboard:
         leads = await self.store.list_leads([s.id for s in sites], limit=100)
         return self.render(request, "leads.html", {"sites": sites, "leads": leads})
 
+    async def inbox(self, request: Request) -> Response:
+        user = await self._require_user(request)
+        if isinstance(user, Response):
+            return user
+        sites = await self.store.user_sites(user.id)
+        canned = [c for s in sites for c in s.settings.get("canned", []) if isinstance(c, dict)]
+        return self.render(request, "inbox.html", {"sites": sites, "canned": canned})
+
     async def lead(self, request: Request) -> Response:
         user = await self._require_user(request)
         if isinstance(user, Response):

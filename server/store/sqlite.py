@@ -20,10 +20,13 @@ from server.models import (
     Actor,
     Callback,
     CallbackState,
+    Conversation,
+    ConversationState,
     EventRecord,
     Lead,
     LeadEvent,
     LeadStatus,
+    Message,
     NewLead,
     Outcome,
     Role,
@@ -76,6 +79,7 @@ def _user(row: sqlite3.Row) -> User:
         created_at=row["created_at"],
         available=bool(row["available"]),
         phone=row["phone"],
+        photo=row["photo"],
     )
 
 
@@ -172,6 +176,63 @@ def _assignments(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[
         for v in changes.values()
     ]
     return ", ".join(f"{k} = ?" for k in changes), params
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        ref=row["ref"],
+        site_id=row["site_id"],
+        visitor_id=row["visitor_id"],
+        lead_id=row["lead_id"],
+        state=ConversationState(row["state"]),
+        assignee_id=row["assignee_id"],
+        offered_to=json.loads(row["offered_to"]),
+        last_seq=row["last_seq"],
+        visitor_read_seq=row["visitor_read_seq"],
+        manager_read_seq=row["manager_read_seq"],
+        visitor_name=row["visitor_name"],
+        visitor_email=row["visitor_email"],
+        visitor_phone=row["visitor_phone"],
+        current_page=json.loads(row["current_page"]),
+        rating=row["rating"],
+        rating_comment=row["rating_comment"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        author=row["author"],
+        user_id=row["user_id"],
+        body=row["body"],
+        client_frame_id=row["client_frame_id"],
+        created_at=row["created_at"],
+        author_name=row["author_name"] or "" if "author_name" in row.keys() else "",
+    )
+
+
+_CONVERSATION_FIELDS = {
+    "state",
+    "assignee_id",
+    "offered_to",
+    "visitor_read_seq",
+    "manager_read_seq",
+    "visitor_name",
+    "visitor_email",
+    "visitor_phone",
+    "current_page",
+    "rating",
+    "rating_comment",
+    "closed_at",
+    "lead_id",
+}
+_MESSAGE_SELECT = "SELECT m.*, u.name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.user_id"
 
 
 def _visitor(row: sqlite3.Row) -> Visitor:
@@ -685,3 +746,182 @@ class SQLiteStore:
     async def set_available(self, user_id: int, available: bool) -> None:
         async with self._tx() as db:
             await db.execute("UPDATE users SET available = ? WHERE id = ?", (int(available), user_id))
+
+    # -- chat ---------------------------------------------------------------
+
+    async def _append_message(
+        self,
+        db: aiosqlite.Connection,
+        conversation_id: int,
+        site_id: int,
+        author: str,
+        user_id: int | None,
+        body: str,
+        frame_id: str | None,
+        now: float,
+    ) -> Message:
+        await db.execute(
+            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?", (now, conversation_id)
+        )
+        cur = await db.execute(
+            "INSERT INTO messages (conversation_id, site_id, seq, author, user_id, body, client_frame_id, created_at)"
+            " SELECT id, site_id, last_seq, ?, ?, ?, ?, ? FROM conversations WHERE id = ?",
+            (author, user_id, body, frame_id, now, conversation_id),
+        )
+        async with db.execute(f"{_MESSAGE_SELECT} WHERE m.id = ?", (cur.lastrowid,)) as c:
+            row = await c.fetchone()
+        assert row is not None
+        return _message(row)
+
+    async def _message_by_frame(self, db: aiosqlite.Connection, site_id: int, frame_id: str) -> Message | None:
+        async with db.execute(
+            f"{_MESSAGE_SELECT} WHERE m.site_id = ? AND m.client_frame_id = ?", (site_id, frame_id)
+        ) as c:
+            row = await c.fetchone()
+        return _message(row) if row else None
+
+    async def _conversation_row(self, db: aiosqlite.Connection, conversation_id: int) -> Conversation:
+        async with db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)) as c:
+            row = await c.fetchone()
+        assert row is not None
+        return _conversation(row)
+
+    async def add_visitor_message(
+        self,
+        *,
+        site_id: int,
+        visitor_key: str,
+        frame_id: str,
+        text: str,
+        contact: dict[str, str | None],
+        offered_to: list[int],
+        assignee_id: int | None,
+        user_agent: str,
+        context: dict[str, Any],
+    ) -> tuple[Conversation, Message, bool]:
+        """Store a visitor's message once per frame id, in their open conversation or a new one.
+
+        Returns (conversation, message, created) — created is False for a re-sent frame."""
+        now = time.time()
+        async with self._tx() as db:
+            known = await self._message_by_frame(db, site_id, frame_id)
+            if known is not None:
+                return await self._conversation_row(db, known.conversation_id), known, False
+            visitor_id = await self._upsert_visitor(db, site_id, visitor_key, context, user_agent)
+            async with db.execute(
+                "SELECT id FROM conversations WHERE visitor_id = ? AND state = 'open' ORDER BY id DESC LIMIT 1",
+                (visitor_id,),
+            ) as c:
+                row = await c.fetchone()
+            if row is None:
+                cur = await db.execute(
+                    "INSERT INTO conversations (ref, site_id, visitor_id, assignee_id, offered_to, current_page,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        secrets.token_urlsafe(9),
+                        site_id,
+                        visitor_id,
+                        assignee_id,
+                        _dumps(offered_to),
+                        _dumps({"url": context.get("url", ""), "title": context.get("title", "")}),
+                        now,
+                        now,
+                    ),
+                )
+                conversation_id = int(cur.lastrowid or 0)
+            else:
+                conversation_id = int(row["id"])
+            for field_name in ("name", "email", "phone"):
+                if contact.get(field_name):
+                    await db.execute(
+                        f"UPDATE conversations SET visitor_{field_name} = ? WHERE id = ?",
+                        (contact[field_name], conversation_id),
+                    )
+            message = await self._append_message(db, conversation_id, site_id, "visitor", None, text, frame_id, now)
+            conversation = await self._conversation_row(db, conversation_id)
+        return conversation, message, True
+
+    async def add_manager_message(
+        self, conversation_id: int, user_id: int, text: str, frame_id: str
+    ) -> tuple[Conversation, Message, bool]:
+        """A manager's reply; the first reply takes an unassigned conversation."""
+        now = time.time()
+        async with self._tx() as db:
+            conversation = await self._conversation_row(db, conversation_id)
+            known = await self._message_by_frame(db, conversation.site_id, frame_id)
+            if known is not None:
+                return conversation, known, False
+            await db.execute(
+                "UPDATE conversations SET assignee_id = COALESCE(assignee_id, ?), state = 'open', closed_at = NULL,"
+                " manager_read_seq = last_seq + 1 WHERE id = ?",
+                (user_id, conversation_id),
+            )
+            message = await self._append_message(
+                db, conversation_id, conversation.site_id, "manager", user_id, text, frame_id, now
+            )
+            conversation = await self._conversation_row(db, conversation_id)
+        return conversation, message, True
+
+    async def add_system_message(self, conversation_id: int, text: str) -> Message:
+        async with self._tx() as db:
+            conversation = await self._conversation_row(db, conversation_id)
+            return await self._append_message(
+                db, conversation_id, conversation.site_id, "system", None, text, None, time.time()
+            )
+
+    async def messages_since(self, conversation_id: int, since: int, limit: int = 500) -> list[Message]:
+        rows = await self._all(
+            f"{_MESSAGE_SELECT} WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
+            (conversation_id, since, limit),
+        )
+        return [_message(r) for r in rows]
+
+    async def get_conversation(self, ref: str) -> Conversation | None:
+        row = await self._one("SELECT * FROM conversations WHERE ref = ?", (ref,))
+        return _conversation(row) if row else None
+
+    async def visitor_conversation(self, site_id: int, visitor_key: str) -> Conversation | None:
+        """The visitor's latest conversation, open or closed."""
+        row = await self._one(
+            "SELECT c.* FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
+            " WHERE v.site_id = ? AND v.visitor_key = ? ORDER BY c.id DESC LIMIT 1",
+            (site_id, visitor_key),
+        )
+        return _conversation(row) if row else None
+
+    async def conversations(
+        self, site_ids: list[int], *, open_only: bool = True, limit: int = 200
+    ) -> list[Conversation]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        state = " AND state = 'open'" if open_only else ""
+        rows = await self._all(
+            f"SELECT * FROM conversations WHERE site_id IN ({marks}){state} ORDER BY updated_at DESC LIMIT ?",
+            (*site_ids, limit),
+        )
+        return [_conversation(r) for r in rows]
+
+    async def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation:
+        sets, params = _assignments({**changes, "updated_at": time.time()}, _CONVERSATION_FIELDS | {"updated_at"})
+        async with self._tx() as db:
+            await db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*params, conversation_id))
+            return await self._conversation_row(db, conversation_id)
+
+    async def mark_read(self, conversation_id: int, reader: str, seq: int) -> bool:
+        """Move a read mark forward (never back, never past the last message)."""
+        column = {"visitor": "visitor_read_seq", "manager": "manager_read_seq"}[reader]
+        async with self._tx() as db:
+            cur = await db.execute(
+                f"UPDATE conversations SET {column} = MIN(?, last_seq) WHERE id = ? AND {column} < MIN(?, last_seq)",
+                (seq, conversation_id, seq),
+            )
+            return cur.rowcount == 1
+
+    async def visitor_leads(self, visitor_id: int, limit: int = 20) -> list[Lead]:
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            " WHERE l.visitor_id = ? ORDER BY l.id DESC LIMIT ?",
+            (visitor_id, limit),
+        )
+        return [_lead(r) for r in rows]
