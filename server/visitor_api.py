@@ -88,7 +88,7 @@ class VisitorAPI:
         if "callback" in widgets:
             widgets["callback"] = widgets["callback"] | self._callback_facts(site)
         if "chat" in widgets:
-            widgets["chat"] = widgets["chat"] | {"available": bool(await self.router.candidates(site, time.time()))}
+            widgets["chat"] = widgets["chat"] | await self._chat_facts(site)
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
         body = {
             "site": {
@@ -106,6 +106,15 @@ class VisitorAPI:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)
+
+    async def _chat_facts(self, site: Site) -> dict[str, Any]:
+        """Whether anyone can answer now, and who a proactive greeting may honestly come from."""
+        people = await self.router.candidates(site, time.time())
+        greeter = min(people, key=lambda u: u.id) if people else None
+        return {
+            "available": bool(people),
+            "greeter": {"name": greeter.name.split()[0], "photo": greeter.photo} if greeter else None,
+        }
 
     def _callback_facts(self, site: Site) -> dict[str, Any]:
         """What the callback widget must know to promise only what is true right now."""

@@ -1,5 +1,16 @@
 // Dashboard: live leads and the callback queue over /ws/manager, with alerts that cannot be missed.
 // Everything people typed is shown with textContent only.
+//
+// Other scripts of the page (inbox.js) share this one socket through events on `document`:
+//   beckon-frame    {detail: frame}            every frame received, after this script handled it
+//   beckon-welcome  {detail: {user_id, user, available}}   after each welcome (every reconnect)
+//   beckon-offline                             the socket dropped (reconnecting)
+//   beckon-send     {detail: frame}  (listened) sent now if the socket is open, else queued until
+//                   it opens; never re-sent. If the socket drops before the answer, an
+//                   `error {id, code: "offline"}` frame is dispatched as beckon-frame for it.
+//   beckon-chime                      (listened) the new-lead chime
+//   beckon-alert                      (listened) the chime, and one more "(n) New message" in the
+//                                     tab title until the manager comes back to the tab
 (() => {
   "use strict";
   const byId = (id) => document.getElementById(id);
@@ -19,6 +30,7 @@
   const DONE_LINGER_MS = 1500;
   const baseTitle = document.title;
   let unseen = 0;
+  let unseenChat = 0; // chat alerts raised by inbox.js (beckon-alert)
   let audio = null;
 
   // -- sound -------------------------------------------------------------------------------
@@ -75,13 +87,15 @@
   function applyTitle() {
     const ringing = ringingForMe().length;
     if (ringing && blinkOn) document.title = `(${ringing}) Call back! · Beckon`;
-    else document.title = unseen ? `(${unseen}) New lead · ${baseTitle}` : baseTitle;
+    else if (unseen) document.title = `(${unseen}) New lead · ${baseTitle}`;
+    else document.title = unseenChat ? `(${unseenChat}) New message · Beckon` : baseTitle;
   }
   const showUnseen = applyTitle;
   // The count stays in the tab title until the manager comes back to the tab or touches the page.
   function seen() {
     if (document.visibilityState === "visible") {
       unseen = 0;
+      unseenChat = 0;
       showUnseen();
     }
   }
@@ -241,6 +255,8 @@
   const me = { id: null, available: availButton ? availButton.getAttribute("aria-pressed") === "true" : true };
   let ws = null;
   const pending = new Map(); // frame id -> { ok(frame), fail(frame) }
+  const outbox = []; // frames from other scripts (beckon-send) waiting for the socket to open
+  const relayed = new Set(); // ids of their frames sent and not answered yet
 
   function send(frame) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
@@ -257,6 +273,25 @@
     pending.set(frame.id, handlers);
     return frame.id;
   }
+
+  // -- the event channel for the page's other scripts (see the top of the file) --------------
+  const emit = (name, detail) => document.dispatchEvent(new CustomEvent(name, { detail }));
+  function relay(frame) {
+    if (!send(frame)) return false;
+    if (frame.id != null) relayed.add(frame.id);
+    return true;
+  }
+  document.addEventListener("beckon-send", (event) => {
+    const frame = event.detail;
+    if (!frame || typeof frame !== "object" || typeof frame.type !== "string") return;
+    if (!relay(frame)) outbox.push(frame);
+  });
+  document.addEventListener("beckon-chime", () => chime());
+  document.addEventListener("beckon-alert", () => {
+    chime();
+    unseenChat += 1;
+    applyTitle();
+  });
 
   // -- availability --------------------------------------------------------------------------
   function showAvailability(on) {
@@ -744,6 +779,7 @@
       // The server answers frames in order, so this pong arrives after the whole callback queue.
       socket.send(JSON.stringify({ type: "ping" }));
       pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+      while (outbox.length && relay(outbox[0])) outbox.shift();
     });
     socket.addEventListener("message", (event) => {
       let frame;
@@ -761,6 +797,7 @@
         for (const cb of callbacks.values()) render(cb);
         placeCards();
         refreshAlerts();
+        emit("beckon-welcome", { user_id: frame.user_id, user: frame.user, available: frame.available });
       } else if (frame.type === "lead") {
         since = Math.max(since, frame.seq);
         if (addRow(frame)) alertManager(frame);
@@ -777,7 +814,9 @@
         }
       } else if (frame.type === "ack" || frame.type === "error") {
         const handlers = frame.id != null ? pending.get(frame.id) : null;
-        if (handlers) {
+        if (frame.id != null && relayed.has(frame.id)) {
+          relayed.delete(frame.id); // the script that sent it shows the answer
+        } else if (handlers) {
           pending.delete(frame.id);
           if (frame.type === "ack") handlers.ok(frame);
           else handlers.fail(frame);
@@ -789,6 +828,7 @@
       } else if (frame.type === "notice" && frame.text) {
         notice(frame.text, frame.level);
       }
+      emit("beckon-frame", frame);
     });
     socket.addEventListener("close", (event) => {
       ws = null;
@@ -799,6 +839,12 @@
       const lost = [...pending.values()];
       pending.clear();
       for (const handlers of lost) handlers.fail({ code: "offline", message: "The connection dropped before the server answered. Check the card, then retry." });
+      const unanswered = [...relayed];
+      relayed.clear();
+      emit("beckon-offline", null);
+      for (const id of unanswered) {
+        emit("beckon-frame", { type: "error", id, code: "offline", message: "The connection dropped before the server answered." });
+      }
       state.textContent = "Reconnecting…";
       state.className = "live-state down";
       if (event.code === 4401) { location.href = "/app/login"; return; }
