@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import concurrent.futures
 import os
 import signal
@@ -86,11 +87,9 @@ class BeckonServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return self
-            except httpx.TransportError:
-                pass
             time.sleep(0.05)  # polling for readiness, not standing in for an event
         raise RuntimeError(f"server did not become healthy:\n{self.log_tail()}")
 
