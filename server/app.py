@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     assets = Assets(settings.root)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     router = Router(store, hub, mailer)
-    chat = ChatService(store, hub, router)
+    chat = ChatService(store, hub, router, settings)
     ingest = Ingest(store, hub, router, chat, settings)
     visitor = VisitorAPI(store, ingest, router, assets, settings)
     sessions = Sessions(store, settings)

@@ -17,10 +17,10 @@ from server.models import Conversation, ConversationState, Message, NewLead, Sit
 from server.protocol import ErrorCode, FrameError, clean_text
 from server.ratelimit import SlidingWindow
 from server.routing import Router, visitor_channel
+from server.settings import Settings
 from server.store import Store
 
 MAX_MESSAGE = 4000
-MESSAGES_PER_MINUTE = 30
 TOO_FAST = "You're sending messages too quickly. Please wait a moment."
 
 
@@ -45,11 +45,11 @@ def message_frame(conversation: Conversation, message: Message, *, seconds: bool
 
 
 class ChatService:
-    def __init__(self, store: Store, hub: Hub, router: Router) -> None:
+    def __init__(self, store: Store, hub: Hub, router: Router, settings: Settings) -> None:
         self.store = store
         self.hub = hub
         self.router = router
-        self.per_visitor = SlidingWindow(MESSAGES_PER_MINUTE, 60)
+        self.per_visitor = SlidingWindow(settings.chat_per_minute, 60)
 
     # -- what the visitor is told ----------------------------------------------
 

@@ -33,6 +33,7 @@ class Settings:
     lead_limit_per_ip: int = 20
     lead_limit_window: int = 600
     lead_limit_per_visitor: int = 5
+    chat_per_minute: int = 30
     login_max_failures: int = 5
     login_window: int = 900
     smtp_url: str = ""
@@ -51,6 +52,7 @@ class Settings:
             lead_limit_per_ip=_env_int("BECKON_LEAD_LIMIT_PER_IP", cls.lead_limit_per_ip),
             lead_limit_window=_env_int("BECKON_LEAD_LIMIT_WINDOW", cls.lead_limit_window),
             lead_limit_per_visitor=_env_int("BECKON_LEAD_LIMIT_PER_VISITOR", cls.lead_limit_per_visitor),
+            chat_per_minute=_env_int("BECKON_CHAT_PER_MINUTE", cls.chat_per_minute),
             login_max_failures=_env_int("BECKON_LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_window=_env_int("BECKON_LOGIN_WINDOW", cls.login_window),
             smtp_url=os.environ.get("BECKON_SMTP_URL", ""),

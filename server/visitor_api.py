@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from server.assets import Assets
 from server.ingest import TOO_FAST, Ingest, VisitorSession
@@ -173,7 +173,7 @@ class VisitorAPI:
                     await ws.send_json(frame)
                 if isinstance(reply, dict) and reply.get("type") == "welcome" and pump is None and session.visitor:
                     pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
             return
         finally:
             if pump is not None:

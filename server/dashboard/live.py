@@ -19,7 +19,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from server.chat import ChatError, ChatService
 from server.dashboard.sessions import Sessions
@@ -67,7 +67,7 @@ class ManagerFeed:
                     reply = await self._answer(user, site_ids, ws, text)
                     if reply is not None:
                         await ws.send_json(reply)
-            except WebSocketDisconnect:
+            except (WebSocketDisconnect, WebSocketDisconnected):
                 pass
             finally:
                 sender.cancel()
