@@ -33,7 +33,7 @@ class ChatError(Exception):
 
 def message_frame(conversation: Conversation, message: Message, *, seconds: bool) -> dict[str, Any]:
     name = message.author_name if message.author == "manager" else ""
-    return {
+    frame = {
         "type": "chat_message",
         "conversation": conversation.ref,
         "seq": message.seq,
@@ -42,6 +42,9 @@ def message_frame(conversation: Conversation, message: Message, *, seconds: bool
         "text": message.body,
         "at": message.created_at if seconds else int(message.created_at * 1000),
     }
+    if seconds:  # managers' side: who exactly wrote it
+        frame["author_id"] = message.user_id
+    return frame
 
 
 class ChatService:

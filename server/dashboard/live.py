@@ -31,7 +31,7 @@ from server.routing import Router, RoutingError, user_channel
 from server.store import Store, StoreUnavailable
 
 REPLAY_LIMIT = 500
-MAX_FRAME_BYTES = 4096
+MAX_FRAME_BYTES = 16 * 1024
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RESYNC = 4409

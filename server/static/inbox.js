@@ -126,7 +126,8 @@
         typing: false,
         typingTimer: null,
         page: null,
-        trail: [],
+        trail: [], // from the server's cards
+        moves: [], // pages seen live (visitor_page) since this page loaded
         context: {},
         managers: [],
         error: "",
@@ -307,6 +308,8 @@
         c.alertedTo = seq;
         if (!snapshot && isMine(c)) alertMessage(c, msg.text);
       }
+    } else if (seq === c.alertedTo + 1) {
+      c.alertedTo = seq; // replies and system lines are nothing to be alerted about
     }
     // A hole in what we hold (e.g. frames lost in a reconnect): ask for it.
     if (c.loaded && seq > contiguous(c) + 1) sync(c);
@@ -336,8 +339,8 @@
     if (!c) return;
     const page = { url: str(f.url), title: str(f.title) };
     c.page = page;
-    const last = c.trail[c.trail.length - 1];
-    if (!last || str(last.url) !== page.url) c.trail.push({ url: page.url, title: page.title, at: Date.now() / 1000 });
+    const last = c.moves[c.moves.length - 1];
+    if (!last || last.url !== page.url) c.moves.push({ url: page.url, title: page.title, at: Date.now() / 1000 });
     changed(c);
   }
 
@@ -700,11 +703,19 @@
       const meta = m.el.lastChild;
       const bits = [];
       if (author !== "system") {
-        const who = outgoing || m.mine ? "You" : author === "visitor" ? m.name || nameOf(c) : m.name || "Manager";
+        const who = outgoing || m.mine || (author === "manager" && myFirstName(c, m.name)) ? "You"
+          : author === "visitor" ? m.name || nameOf(c) : m.name || "Manager";
         bits.push(el("span", "msg-name", who), " · ");
       }
       bits.push(timeEl(m.at, "msg-time"));
       return { node: m.el, meta, bits };
+    }
+
+    // Messages from before this page loaded carry only a first name: mine if no colleague shares it.
+    function myFirstName(c, name) {
+      const first = (n) => str(n).trim().split(/\s+/)[0];
+      if (!name || name !== first(me.name)) return false;
+      return arr(c.managers).filter((x) => first(obj(x).name) === name).length <= 1;
     }
 
     function renderLog(c, scroll) {
@@ -776,7 +787,7 @@
 
     function renderContext(c) {
       // Redrawn only when what it shows changed (a redraw would drop the focus from its links).
-      const key = JSON.stringify([c.ref, c.data.visitor, c.data.site, c.data.lead, c.data.rating, c.context, c.page, c.data.page, c.trail]);
+      const key = JSON.stringify([c.ref, c.data.visitor, c.data.site, c.data.lead, c.data.rating, c.context, c.page, c.data.page, c.trail, c.moves]);
       if (asideBody.dataset.key === key) return;
       asideBody.dataset.key = key;
       asideBody.replaceChildren();
@@ -811,7 +822,12 @@
       now.append(current);
       if (url && str(obj(c.page || ctx.page || c.data.page).title)) now.append(el("p", "muted wrap ctx-url", url));
 
-      const trail = arr(c.trail);
+      // The server's trail, then the moves seen live that it does not have yet.
+      const trail = arr(c.trail).slice();
+      for (const move of c.moves) {
+        const known = trail.some((t) => str(obj(t).url) === move.url && Math.abs((seconds(obj(t).at) || 0) - move.at) < 120);
+        if (!known && str(obj(trail[trail.length - 1]).url) !== move.url) trail.push(move);
+      }
       if (trail.length) {
         const s = section("Pages visited");
         const ol = el("ol", "ctx-trail");
@@ -1037,8 +1053,10 @@
     const moreButton = byId("chat-more");
     moreButton.addEventListener("click", () => {
       const open = moreButton.getAttribute("aria-expanded") !== "true";
+      const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
       moreButton.setAttribute("aria-expanded", open ? "true" : "false");
       view.classList.toggle("more-open", open);
+      if (atBottom) log.scrollTop = log.scrollHeight;
       if (open) transferTo.focus();
     });
 
