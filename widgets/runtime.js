@@ -56,6 +56,38 @@ const TX = {
     'callback.chip_booked': 'Call booked: {when}',
     'callback.chip_no_answer': "We couldn't reach you",
     'callback.chip_wrong': 'Please check your number',
+    'chat.button': 'Open chat',
+    'chat.unread': 'Open chat ({n} unread)',
+    'chat.title': 'Chat with us',
+    'chat.message': 'Message',
+    'chat.send': 'Send',
+    'chat.queued': "Not sent yet — will send when you're back online",
+    'chat.sent': 'Sent',
+    'chat.read': 'Read',
+    'chat.typing': '{name} is typing…',
+    'chat.someone': 'A manager',
+    'chat.prechat': 'Before we start, please tell us who you are.',
+    'chat.name': 'Name',
+    'chat.email': 'Email',
+    'chat.phone': 'Phone',
+    'chat.required': 'Please fill this in.',
+    'chat.email_bad': 'Please check the email address.',
+    'chat.phone_bad': 'Please enter a phone number with at least 6 digits.',
+    'chat.away': "We're offline right now. Leave a message and we'll get back to you.",
+    'chat.contact': 'Please leave an email or a phone number so that we can reply.',
+    'chat.submit': 'Send message',
+    'chat.thanks': "Thanks — we'll get back to you.",
+    'chat.callback': 'Book a callback instead',
+    'chat.rate': 'How did we do?',
+    'chat.f1': 'Very bad',
+    'chat.f2': 'Bad',
+    'chat.f3': 'OK',
+    'chat.f4': 'Good',
+    'chat.f5': 'Very good',
+    'chat.comment': 'Anything to add?',
+    'chat.rate_send': 'Send rating',
+    'chat.rated': 'Thanks for your rating!',
+    'chat.new': 'Start a new chat',
   },
   ru: {
     close: 'Закрыть',
@@ -101,6 +133,38 @@ const TX = {
     'callback.chip_booked': 'Звонок: {when}',
     'callback.chip_no_answer': 'Не дозвонились',
     'callback.chip_wrong': 'Проверьте номер',
+    'chat.button': 'Открыть чат',
+    'chat.unread': 'Открыть чат (непрочитанных: {n})',
+    'chat.title': 'Напишите нам',
+    'chat.message': 'Сообщение',
+    'chat.send': 'Отправить',
+    'chat.queued': 'Ещё не отправлено — отправим, когда появится связь',
+    'chat.sent': 'Отправлено',
+    'chat.read': 'Прочитано',
+    'chat.typing': '{name} печатает…',
+    'chat.someone': 'Менеджер',
+    'chat.prechat': 'Прежде чем начать, представьтесь, пожалуйста.',
+    'chat.name': 'Имя',
+    'chat.email': 'Эл. почта',
+    'chat.phone': 'Телефон',
+    'chat.required': 'Заполните это поле.',
+    'chat.email_bad': 'Проверьте адрес почты.',
+    'chat.phone_bad': 'Введите номер телефона — не меньше 6 цифр.',
+    'chat.away': 'Сейчас мы не в сети. Оставьте сообщение — мы вам ответим.',
+    'chat.contact': 'Оставьте почту или телефон, чтобы мы могли ответить.',
+    'chat.submit': 'Отправить сообщение',
+    'chat.thanks': 'Спасибо — мы вам ответим.',
+    'chat.callback': 'Лучше заказать звонок',
+    'chat.rate': 'Как мы справились?',
+    'chat.f1': 'Очень плохо',
+    'chat.f2': 'Плохо',
+    'chat.f3': 'Нормально',
+    'chat.f4': 'Хорошо',
+    'chat.f5': 'Отлично',
+    'chat.comment': 'Хотите что-то добавить?',
+    'chat.rate_send': 'Отправить оценку',
+    'chat.rated': 'Спасибо за оценку!',
+    'chat.new': 'Начать новый чат',
   },
 };
 
@@ -268,8 +332,15 @@ export function connect(on = true) {
   if (on) flush();
 }
 
-// Server frames by type; also 'ack', called as fn(ack, frame) for every acked frame, including
-// frames left in the outbox by an earlier page view (their promise is gone with that page).
+// A frame that is neither stored nor answered (typing, read marks, current page): sent over the
+// open socket or dropped. Returns whether it went out.
+export function push(frame) {
+  try { return live ? (live.send(J(frame)), true) : false } catch (e) { return false }
+}
+
+// Server frames by type; also 'welcome' on every (re)connect, and 'ack', called as fn(ack, frame) for
+// every acked frame, including frames left in the outbox by an earlier page view (their promise is
+// gone with that page).
 export function onFrame(type, fn) {
   (subs[type] = subs[type] || new Set()).add(fn);
   return () => subs[type].delete(fn);
@@ -312,6 +383,7 @@ function open() {
       pinger = setInterval(() => live && live.send('{"type":"ping"}'), 25e3);
       flush();
       notify();
+      fire('welcome', f);
     } else if (f.type == 'ack' || f.type == 'error') result(f);
     else if (f.type != 'pong') fire(f.type, f);
   };
