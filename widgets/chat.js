@@ -160,7 +160,8 @@ export default function chat(rt, config) {
   const newChat = h('a', { href: '#' }, T('new')), ratedP = h('p', { tabindex: -1 }, T('rated')), preP = h('p', {}, T('prechat'));
 
   const pre = () => Array.isArray(config.prechat) && !cur() && !mine() ? config.prechat.filter(k => /^(name|email|phone)$/.test(k)) : [];
-  const offline = () => !avail && !(st.state == 'open' && st.manager && st.conversation == cur());
+  // An open conversation goes on even while nobody is online: its messages are kept and answered later.
+  const offline = () => !avail && !(st.state == 'open' && st.conversation == cur());
   const mode = () => offline() ? (lead ? 'thx' : 'off') : thanked ? 'rated'
     : st.state == 'closed' && st.rating == null && st.conversation == cur() && rated != cur() ? 'rate' : 'chat';
   const target = () => mode() == 'chat' ? pre().map(k => F[k].input).find(i => !i.value) || ta

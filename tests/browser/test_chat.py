@@ -43,7 +43,7 @@ def say(page: Page, text: str) -> None:
     if not panel.is_visible():
         page.get_by_role("button", name="Open chat").click()
     panel.get_by_label("Message").fill(text)
-    panel.get_by_role("button", name="Send").click()
+    panel.get_by_role("button", name="Send", exact=True).click()
 
 
 def log(page: Page):  # type: ignore[no-untyped-def]
@@ -67,7 +67,7 @@ def test_visitor_and_manager_chat_with_typing_and_history_after_reload(beckon: B
     reply = manager.get_by_label("Reply")
     reply.press_sequentially("Yes, in any size", delay=20)
     expect(visitor.get_by_text("Anna is typing…")).to_be_visible()
-    manager.get_by_role("button", name="Send").click()
+    manager.get_by_role("button", name="Send", exact=True).click()
     expect(log(visitor)).to_contain_text("Yes, in any size")
     expect(log(visitor)).to_contain_text("Anna")
 
@@ -100,7 +100,7 @@ def test_two_tabs_stay_in_step_and_markup_stays_text(beckon: BeckonServer, new_c
 
     open_conversation(manager, "Tab one")
     manager.get_by_label("Reply").fill("<script>window.__xss=2</script>See https://example.test/oak")
-    manager.get_by_role("button", name="Send").click()
+    manager.get_by_role("button", name="Send", exact=True).click()
     for tab in (tab1, tab2):
         expect(log(tab)).to_contain_text("<script>window.__xss=2</script>See")
         expect(log(tab).get_by_role("link", name="https://example.test/oak")).to_have_attribute(
@@ -153,7 +153,7 @@ def test_a_server_restart_mid_conversation_loses_nothing(fresh_beckon, new_conte
     server.start()
     say(visitor, "After the restart")
     manager.get_by_label("Reply").fill("Still here")
-    manager.get_by_role("button", name="Send").click()
+    manager.get_by_role("button", name="Send", exact=True).click()
     expect(log(visitor)).to_contain_text("Still here", timeout=40_000)
     expect(manager.get_by_role("log", name="Messages")).to_contain_text("After the restart", timeout=40_000)
 
