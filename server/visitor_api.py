@@ -89,6 +89,10 @@ class VisitorAPI:
             widgets["callback"] = widgets["callback"] | self._callback_facts(site)
         if "chat" in widgets:
             widgets["chat"] = widgets["chat"] | await self._chat_facts(site)
+            greet = widgets["chat"]
+            # The greeting has its own small chunk, loaded only when someone is there to answer.
+            if greet.get("greetings") and greet["greeter"] and "greeter" in self.assets.chunks:
+                widgets["greeter"] = {k: greet.get(k) for k in ("greetings", "greeter", "color", "position")}
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
         body = {
             "site": {

@@ -14,6 +14,8 @@ const BASE = ':host{all:initial!important}[hidden]{display:none!important}' +
 const TX = {
   en: {
     close: 'Close',
+    'greeter.reply': 'Reply',
+    'greeter.label': 'Message from {name}',
     sending: 'Sending…',
     error: 'Something went wrong. Please try again.',
     offline: "You're offline — we saved your request and will send it as soon as you're back online.",
@@ -91,6 +93,8 @@ const TX = {
   },
   ru: {
     close: 'Закрыть',
+    'greeter.reply': 'Ответить',
+    'greeter.label': 'Сообщение от {name}',
     sending: 'Отправляем…',
     error: 'Что-то пошло не так. Попробуйте ещё раз.',
     offline: 'Нет соединения — мы сохранили вашу заявку и отправим её, как только связь восстановится.',

@@ -925,3 +925,10 @@ class SQLiteStore:
             (visitor_id, limit),
         )
         return [_lead(r) for r in rows]
+
+    async def visitor_event_counts(self, site_id: int) -> dict[str, int]:
+        """How often each tracked event happened on a site (greetings shown and replied, and the like)."""
+        rows = await self._all(
+            "SELECT name, COUNT(*) AS n FROM visitor_events WHERE site_id = ? GROUP BY name", (site_id,)
+        )
+        return {r["name"]: r["n"] for r in rows}

@@ -167,3 +167,71 @@ def test_a_server_restart_mid_conversation_loses_nothing(fresh_beckon, new_conte
     assert stored[0] == "Before the restart"
     assert sorted(stored[1:]) == ["After the restart", "Still here"]
     expect(log(visitor).get_by_text("Still here")).to_have_count(1)
+
+
+def greeting_site(server: BeckonServer, key: str, with_manager: bool) -> str:
+    server.add_site(
+        key,
+        ["chat.test"],
+        name=f"Greet {key}",
+        widgets={
+            "chat": {
+                "greetings": [
+                    {"id": "hello", "url": "/", "seconds": 5, "scroll": 0, "text": "Hi, I'm {name} — can I help?"}
+                ]
+            }
+        },
+        settings={"phone_region": "GB"},
+    )
+    if with_manager:
+        join(server, key, MANAGER[0])
+    return key
+
+
+def counts(server: BeckonServer, key: str) -> dict[str, int]:
+    async def action(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(key)
+        return await store.visitor_event_counts(site.id)
+
+    return server.with_store(action)
+
+
+def test_a_proactive_greeting_comes_once_per_session_from_an_available_manager(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    key = greeting_site(beckon, "greet-a", with_manager=True)
+    inbox(new_context(), beckon)
+    ctx = new_context()
+    page = ctx.new_page()
+    page.clock.install()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    page.goto(f"{SHOP}/")
+    expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    greeting = page.get_by_role("dialog", name="Message from Anna")
+    page.clock.run_for(2_000)
+    expect(greeting).to_have_count(0)  # not before its time on page
+    page.clock.run_for(5_000)
+    expect(greeting).to_contain_text("Hi, I'm Anna — can I help?")
+    greeting.get_by_role("button", name="Reply").click()
+    expect(page.get_by_role("dialog", name="Chat with us")).to_be_visible()
+    page.wait_for_function(f"!JSON.parse(localStorage.getItem('beckon:{key}:outbox') || '[]').length")
+    assert counts(beckon, key) == {"chat_greeting_shown": 1, "chat_greeting_replied": 1}
+
+    page.reload()  # the fake clock stays installed across the reload
+    expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    page.clock.run_for(20_000)
+    expect(page.get_by_role("dialog", name="Message from Anna")).to_have_count(0)
+
+
+def test_no_greeting_when_nobody_can_answer(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = greeting_site(beckon, "greet-b", with_manager=False)
+    ctx = new_context()
+    page = ctx.new_page()
+    page.clock.install()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    with page.expect_response(lambda r: "/config" in r.url) as config:
+        page.goto(f"{SHOP}/")
+    assert "greeter" not in config.value.json()["widgets"]
+    expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    page.clock.run_for(20_000)
+    expect(page.get_by_role("dialog", name="Message from Anna")).to_have_count(0)
