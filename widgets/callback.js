@@ -66,7 +66,7 @@ const put = (el, text) => { if (el.textContent != text) el.textContent = text };
 
 export default function callback(rt, config) {
   config = config || {};
-  const { h } = rt, K = 'callback', D = document, V = window.visualViewport, L = rt.lang(), J = JSON.stringify;
+  const { h } = rt, K = 'callback', D = document, L = rt.lang(), J = JSON.stringify;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;
   const c = String(config.color || '');
@@ -263,13 +263,7 @@ export default function callback(rt, config) {
     else if (cur) { cur = null; show('form') }
   });
 
-  // Keep the panel above the on-screen keyboard: the visual viewport shrinks, the layout one doesn't.
-  const fit = () => {
-    if (!V || !isOpen) return;
-    panel.style.setProperty('--kb', Math.max(0, innerHeight - V.height - V.offsetTop) + 'px');
-    panel.style.setProperty('--vh', V.height + 'px');
-  };
-  if (V) { on(V, 'resize', fit); on(V, 'scroll', fit) }
+  const fit = rt.aboveKeyboard(panel, () => isOpen);
 
   function open() {
     if (isOpen) return target().focus();

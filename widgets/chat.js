@@ -57,7 +57,7 @@ const KEEP = 30 * 864e5, E = Symbol(); // m[E]: its nodes (not stored)
 
 export default function chat(rt, config) {
   config = config || {};
-  const { h } = rt, K = 'chat', D = document, W = window, V = W.visualViewport, now = Date.now;
+  const { h } = rt, K = 'chat', D = document, W = window, now = Date.now;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;
   const c = String(config.color || '');
@@ -408,12 +408,7 @@ export default function chat(rt, config) {
   on(W, 'storage', e => e.key == SK && e.newValue && (load(), draw()));
   on(D, 'visibilitychange', draw);
 
-  const fit = () => {
-    if (!V || !isOpen) return;
-    panel.style.setProperty('--kb', Math.max(0, innerHeight - V.height - V.offsetTop) + 'px');
-    panel.style.setProperty('--vh', V.height + 'px');
-  };
-  if (V) { on(V, 'resize', fit); on(V, 'scroll', fit) }
+  const fit = rt.aboveKeyboard(panel, () => isOpen);
   function open() {
     if (isOpen) return target().focus();
     isOpen = 1;

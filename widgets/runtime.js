@@ -268,6 +268,17 @@ export function mount(kind, css) {
   return { host, root };
 }
 
+// Keep a panel above the on-screen keyboard: the visual viewport shrinks, the layout one doesn't.
+export function aboveKeyboard(panel, isOpen) {
+  const V = self.visualViewport, fit = () => {
+    if (!V || !isOpen()) return;
+    panel.style.setProperty('--kb', Math.max(0, innerHeight - V.height - V.offsetTop) + 'px');
+    panel.style.setProperty('--vh', V.height + 'px');
+  };
+  if (V) { V.addEventListener('resize', fit); V.addEventListener('scroll', fit) }
+  return fit;
+}
+
 // A widget that throws is removed and reported; the others and the host page carry on.
 export function guard(kind, fn) {
   if (broken.has(kind)) return;

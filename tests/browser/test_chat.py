@@ -24,7 +24,12 @@ def chat_shop(server: BeckonServer, key: str) -> str:
 
 def visit(ctx: BrowserContext, server: BeckonServer, key: str, path: str = "/") -> Page:
     for p in ("/", "/other"):
-        serve_page(ctx, f"{SHOP}{p}", f"<!doctype html><title>Page {p}</title>{snippet(server, key)}<h1>Page {p}</h1>")
+        serve_page(
+            ctx,
+            f"{SHOP}{p}",
+            '<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Page {p}</title>{snippet(server, key)}<h1>Page {p}</h1>",
+        )
     page = ctx.new_page()
     page.goto(f"{SHOP}{path}")
     return page
@@ -235,3 +240,18 @@ def test_no_greeting_when_nobody_can_answer(beckon: BeckonServer, new_context) -
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     page.clock.run_for(20_000)
     expect(page.get_by_role("dialog", name="Message from Anna")).to_have_count(0)
+
+
+def test_on_a_phone_the_chat_fills_the_screen(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = chat_shop(beckon, "chat-m")
+    inbox(new_context(), beckon)
+    ctx = new_context(viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True)
+    page = visit(ctx, beckon, key)
+    page.get_by_role("button", name="Open chat").click()
+    panel = page.get_by_role("dialog", name="Chat with us")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and box["width"] >= 389 and box["height"] >= 700
+    message = panel.get_by_label("Message")
+    message_box = message.bounding_box()
+    assert message_box is not None and message_box["y"] + message_box["height"] <= 780
