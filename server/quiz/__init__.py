@@ -1,0 +1,1 @@
+"""Quizzes: definitions validated on save, results computed on the server from the answers."""
