@@ -146,7 +146,6 @@ class ChatService:
         raw_text: object,
         contact: dict[str, str | None],
         user_agent: str,
-        ip: str,
     ) -> dict[str, Any]:
         text = clean_text(raw_text, limit=MAX_MESSAGE, field_name="text", frame_id=frame_id)
         if not text:

@@ -110,7 +110,7 @@ class Ingest:
             assert frame.id is not None
             contact = await self._contact(site, frame.id, data)
             return await self.chat.visitor_message(
-                site, session.visitor, frame.id, data.get("text"), contact, session.user_agent[:400], session.ip
+                site, session.visitor, frame.id, data.get("text"), contact, session.user_agent[:400]
             )
         if frame.type == "chat_sync":
             return await self.chat.visitor_sync(site, session.visitor, data.get("conversation"), data.get("since"))

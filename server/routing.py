@@ -298,20 +298,26 @@ class Router:
     async def _reoffer(self) -> None:
         """Candidates changed: callbacks waiting for everyone, or for nobody, get the new set."""
         now = self.clock()
+        # Each site's candidates are read once, however many of its callbacks wait.
+        sites: dict[int, tuple[Site, list[User]] | None] = {}
         for callback in list(self._active.values()):
             if callback.state not in (CallbackState.RINGING, CallbackState.MISSED):
                 continue
-            site = await self.store.get_site(callback.site_id)
-            if site is None:
+            if callback.site_id not in sites:
+                site = await self.store.get_site(callback.site_id)
+                sites[callback.site_id] = (site, await self.candidates(site, now)) if site else None
+            found = sites[callback.site_id]
+            if found is None:
                 continue
-            ids = [u.id for u in await self.candidates(site, now)]
+            site, people = found
+            ids = [u.id for u in people]
+            policy = Policy.for_site(site)
             everyone = (
                 callback.state is CallbackState.MISSED
                 or callback.stage >= 2
-                or (Policy.for_site(site).strategy is Strategy.RING_ALL and callback.stage > 0)
+                or (policy.strategy is Strategy.RING_ALL and callback.stage > 0)
             )
             if not callback.offered_to and ids:
-                policy = Policy.for_site(site)
                 new = first_offer(
                     policy.strategy,
                     ids,
@@ -324,7 +330,7 @@ class Router:
                 changes = {"offered_to": ids}
             else:
                 continue
-            names = [u.name for u in await self.store.site_members(site.id) if u.id in changes["offered_to"]]
+            names = [u.name for u in people if u.id in changes["offered_to"]]
             await self._move(callback, changes, [EventRecord("alerted", Actor.SYSTEM, data={"to": names})])
 
     # -- time ----------------------------------------------------------------------

@@ -11,6 +11,8 @@
 //   beckon-chime                      (listened) the new-lead chime
 //   beckon-alert                      (listened) the chime, and one more "(n) New message" in the
 //                                     tab title until the manager comes back to the tab
+import { dayFormat, el, newId, timeFormat } from "./dom.js";
+
 (() => {
   "use strict";
   const byId = (id) => document.getElementById(id);
@@ -133,19 +135,6 @@
   }
 
   // -- small helpers -----------------------------------------------------------------------
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function newId() {
-    const bytes = new Uint8Array(12);
-    crypto.getRandomValues(bytes);
-    return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  }
-  const dayFormat = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short" });
-  const timeFormat = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const day = (s) => dayFormat.format(new Date(s * 1000)).replace(",", "");
   const clock = (s) => timeFormat.format(new Date(s * 1000));
   const when = (s) => `${day(s)} ${clock(s)}`;

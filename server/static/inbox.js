@@ -3,6 +3,8 @@
 // the conversation and what we know about the visitor.
 // It shares app.js's /ws/manager socket through events on `document` (described at the top of
 // app.js) and opens no socket of its own. Everything people typed is shown with textContent only.
+import { dayFormat, el, newId, timeFormat } from "./dom.js";
+
 (() => {
   "use strict";
   const byId = (id) => document.getElementById(id);
@@ -14,26 +16,13 @@
   const REMIND_EVERY_MS = 30000; // chime again while a chat waits for me, unanswered and unread
   const MESSAGE_ALERT_WAIT_MS = 400; // a conversation frame announced a message: wait for the message itself
   const PREVIEW_CHARS = 80;
-  const MAX_FRAME_CHARS = 4000; // /ws/manager refuses frames over 4096 bytes
+  const MAX_FRAME_CHARS = 4000; // the server keeps chat messages to 4000 characters
 
   // -- small helpers -----------------------------------------------------------------------
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function newId() {
-    const bytes = new Uint8Array(12);
-    crypto.getRandomValues(bytes);
-    return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  }
   const str = (v) => (v === undefined || v === null ? "" : String(v));
   const obj = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
   const arr = (v) => (Array.isArray(v) ? v : []);
   const seconds = (t) => (typeof t === "number" && Number.isFinite(t) ? (t > 1e12 ? t / 1000 : t) : null);
-  const dayFormat = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short" });
-  const timeFormat = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const fullFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
   // style "short": "10:02" today, else "Mon 24 Nov"; "full": always "Mon 24 Nov 10:02";
   // default: "10:02" today, else "Mon 24 Nov 10:02".

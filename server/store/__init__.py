@@ -11,9 +11,11 @@ from typing import Any, Protocol
 from server.models import (
     Callback,
     CallbackState,
+    Conversation,
     EventRecord,
     Lead,
     LeadEvent,
+    Message,
     NewLead,
     Role,
     Site,
@@ -98,6 +100,35 @@ class Store(Protocol):
     async def open_claims(self, site_id: int) -> dict[int, int]: ...
     async def site_members(self, site_id: int) -> list[User]: ...
     async def set_available(self, user_id: int, available: bool) -> None: ...
+    async def visitor_leads(self, visitor_id: int, limit: int = 20) -> list[Lead]: ...
+    async def visitor_event_counts(self, site_id: int) -> dict[str, int]: ...
+
+    # chat
+    async def add_visitor_message(
+        self,
+        *,
+        site_id: int,
+        visitor_key: str,
+        frame_id: str,
+        text: str,
+        contact: dict[str, str | None],
+        offered_to: list[int],
+        assignee_id: int | None,
+        user_agent: str,
+        context: dict[str, Any],
+    ) -> tuple[Conversation, Message, bool]: ...
+    async def add_manager_message(
+        self, conversation_id: int, user_id: int, text: str, frame_id: str
+    ) -> tuple[Conversation, Message, bool]: ...
+    async def add_system_message(self, conversation_id: int, text: str) -> Message: ...
+    async def messages_since(self, conversation_id: int, since: int, limit: int = 500) -> list[Message]: ...
+    async def get_conversation(self, ref: str) -> Conversation | None: ...
+    async def visitor_conversation(self, site_id: int, visitor_key: str) -> Conversation | None: ...
+    async def conversations(
+        self, site_ids: list[int], *, open_only: bool = True, limit: int = 200
+    ) -> list[Conversation]: ...
+    async def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation: ...
+    async def mark_read(self, conversation_id: int, reader: str, seq: int) -> bool: ...
 
 
 def open_store(settings: Settings) -> Store:
