@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from server.models import Role, Site
 from server.passwords import hash_password
+from server.quiz.definition import validate
 from server.settings import Settings
 from server.store import Store
 
@@ -23,6 +24,126 @@ CHAT_DEFAULTS = {
     "color": "#0f766e",
     "prechat": [],
     "greeting": "Hi! Questions about a kitchen or a wardrobe? Ask away.",
+}
+
+# A realistic price calculator: the layout decides the base and maybe an island question, a long
+# wall brings a free design visit, solid oak asks for its finish.
+KITCHEN_QUIZ = {
+    "title": "What will your kitchen cost?",
+    "intro": "Five quick questions, then a price range for a kitchen made and fitted by us.",
+    "steps": [
+        {
+            "id": "layout",
+            "type": "image",
+            "question": "Which layout is closest to your room?",
+            "options": [
+                {
+                    "id": "straight",
+                    "label": "Straight",
+                    "image": "/demo/img/layout-straight.svg",
+                    "add": {"base": 3800},
+                },
+                {"id": "l", "label": "L-shaped", "image": "/demo/img/layout-l.svg", "add": {"base": 5200}},
+                {"id": "u", "label": "U-shaped", "image": "/demo/img/layout-u.svg", "add": {"base": 6900}},
+                {
+                    "id": "island",
+                    "label": "With an island",
+                    "image": "/demo/img/layout-island.svg",
+                    "add": {"base": 7400},
+                    "next": "island",
+                },
+            ],
+            "next": "length",
+        },
+        {
+            "id": "island",
+            "type": "number",
+            "question": "How long should the island be?",
+            "min": 1,
+            "max": 4,
+            "step": 0.5,
+            "default": 2,
+            "unit": "m",
+            "var": "island_m",
+        },
+        {
+            "id": "length",
+            "type": "number",
+            "question": "How long are the walls with cabinets, in total?",
+            "min": 2,
+            "max": 14,
+            "step": 0.5,
+            "default": 5,
+            "unit": "m",
+            "branches": [{"if": "length >= 9", "next": "visit"}],
+            "next": "fronts",
+        },
+        {
+            "id": "visit",
+            "type": "info",
+            "text": "A kitchen this size gets a free design visit: our designer measures up and draws it with you.",
+        },
+        {
+            "id": "fronts",
+            "type": "single",
+            "question": "What should the fronts be made of?",
+            "options": [
+                {"id": "painted", "label": "Painted MDF", "add": {"per_m": 0}, "next": "extras"},
+                {"id": "veneer", "label": "Oak veneer", "add": {"per_m": 250}, "next": "extras"},
+                {"id": "solid", "label": "Solid oak", "add": {"per_m": 520}},
+            ],
+        },
+        {
+            "id": "finish",
+            "type": "single",
+            "question": "How should the solid oak be finished?",
+            "options": [
+                {"id": "oil", "label": "Hard-wax oil", "add": {"per_m": 0}},
+                {"id": "lacquer", "label": "Matt lacquer", "add": {"per_m": 80}},
+            ],
+        },
+        {
+            "id": "extras",
+            "type": "multiple",
+            "question": "Anything else? Pick all that apply.",
+            "required": False,
+            "options": [
+                {"id": "appliances", "label": "Built-in appliances", "add": {"extras": 2400}},
+                {"id": "stone", "label": "Stone worktop", "add": {"extras": 1800}},
+                {"id": "lights", "label": "Under-cabinet lighting", "add": {"extras": 450}},
+            ],
+        },
+        {
+            "id": "contact",
+            "type": "contact",
+            "question": "Where should we send your estimate?",
+            "fields": ["name", "phone", "email"],
+            "required": ["phone"],
+        },
+    ],
+    "results": {
+        "price": "round(base + length * (650 + per_m) + island_m * 900 + extras, -2)",
+        "price_high": "round(price * 1.15, -2)",
+    },
+    "show": [
+        {"result": "price", "label": "From", "prefix": "$"},
+        {"result": "price_high", "label": "To", "prefix": "$"},
+    ],
+    "ranges": [
+        {"result": "price", "max": 8999, "text": "A compact kitchen: about four weeks from measuring to fitting."},
+        {
+            "result": "price",
+            "min": 9000,
+            "max": 17999,
+            "text": "A family kitchen: about six weeks from measuring to fitting.",
+        },
+        {
+            "result": "price",
+            "min": 18000,
+            "text": "A showpiece kitchen: our senior designer will draw three layouts for you.",
+        },
+    ],
+    "bonus": {"code": "OAK10", "text": "10% off your kitchen: give this code when we call."},
 }
 
 
@@ -60,6 +181,8 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
         )
     await store.put_widget(site.id, "callback", CALLBACK_DEFAULTS)
     await store.put_widget(site.id, "chat", CHAT_DEFAULTS)
+    validate(KITCHEN_QUIZ)
+    await store.put_widget(site.id, "quiz", KITCHEN_QUIZ, slug="kitchen-cost")
     logins = []
     for email, name, role in DEMO_MANAGERS:
         password = secrets.token_urlsafe(9)

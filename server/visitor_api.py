@@ -15,9 +15,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from server.assets import Assets
 from server.ingest import TOO_FAST, Ingest, VisitorSession
-from server.models import Site
+from server.models import Site, Widget
 from server.origins import origin_allowed
 from server.protocol import ErrorCode, FrameError, Hello, decode, is_valid_id, parse
+from server.quiz.definition import for_visitor
 from server.ratelimit import SlidingWindow
 from server.routing import Policy, Router, schedule_of, visitor_channel
 from server.settings import Settings
@@ -82,7 +83,12 @@ class VisitorAPI:
             return _error(status, found.code, found.message, cors)
         site = found
         base = public_base(request, self.settings)
-        widgets = {w.kind: w.config for w in await self.store.enabled_widgets(site.id) if not w.slug}
+        rows = await self.store.enabled_widgets(site.id)
+        widgets: dict[str, dict[str, Any]] = {w.kind: w.config for w in rows if not w.slug}
+        # Kinds with several widgets per site (quizzes, popups, countdowns) list them by slug.
+        for w in rows:
+            if w.slug:
+                widgets.setdefault(w.kind, {}).setdefault("items", {})[w.slug] = self._item_for_visitor(site, w)
         # A widget kind whose chunk isn't built yet is left out rather than loaded broken.
         widgets = {kind: cfg for kind, cfg in widgets.items() if kind in self.assets.chunks}
         if "callback" in widgets:
@@ -110,6 +116,15 @@ class VisitorAPI:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)
+
+    @staticmethod
+    def _item_for_visitor(site: Site, widget: Widget) -> dict[str, Any]:
+        if widget.kind == "quiz":
+            return for_visitor(widget.config) | {
+                "consent": bool(site.settings.get("require_consent")),
+                "consent_text": site.settings.get("consent_text"),
+            }
+        return widget.config
 
     async def _chat_facts(self, site: Site) -> dict[str, Any]:
         """Whether anyone can answer now, and who a proactive greeting may honestly come from."""

@@ -79,6 +79,10 @@ def validate(quiz: object) -> None:
             continue
         if kind != "info" and kind != "contact" and not isinstance(step.get("question"), str):
             errors.append(f"{place}: a question needs its text")
+        if kind == "info" and not isinstance(step.get("text"), str):
+            errors.append(f"{place}: an info step needs its text")
+        if kind != "contact" and not isinstance(step.get("required", True), bool):
+            errors.append(f"{place}: required must be true or false")
         targets: list[str] = []
         if kind in CHOICE_TYPES:
             options = step.get("options")
@@ -110,6 +114,9 @@ def validate(quiz: object) -> None:
                 errors.append(f"{place}: min must be a number below max")
             if not _is_number(stride) or stride <= 0:  # type: ignore[operator]
                 errors.append(f"{place}: step must be a positive number")
+            default = step.get("default", low)
+            if not _is_number(default) or (_is_number(low) and _is_number(high) and not low <= default <= high):  # type: ignore[operator]
+                errors.append(f"{place}: default must be a number between min and max")
             var = step.get("var", step.get("id"))
             if isinstance(var, str):
                 defined_vars.add(var)
@@ -119,6 +126,10 @@ def validate(quiz: object) -> None:
                 errors.append(f"{place}: fields must be some of phone, email, name")
             elif not ({"phone", "email"} & set(fields)):
                 errors.append(f"{place}: ask for a phone or an email, or nobody can answer the lead")
+            else:
+                needed = step.get("required", [f for f in ("phone", "email") if f in fields][:1])
+                if not isinstance(needed, list) or not set(needed) <= set(fields):
+                    errors.append(f"{place}: required must list some of the step's fields")
         for k, branch in enumerate(step.get("branches") or []):
             bplace = f"{place}, branch {k + 1}"
             if not isinstance(branch, dict) or not isinstance(branch.get("if"), str):
@@ -152,11 +163,44 @@ def validate(quiz: object) -> None:
     for r, entry in enumerate(quiz.get("ranges") or []):
         if not isinstance(entry, dict) or entry.get("result") not in results or not isinstance(entry.get("text"), str):
             errors.append(f"ranges {r + 1}: name one of the results and give a text")
+        elif not all(_is_number(entry.get(k, 0)) for k in ("min", "max")):
+            errors.append(f"ranges {r + 1}: min and max must be numbers")
+    for r, entry in enumerate(quiz.get("show") or []):
+        if not isinstance(entry, dict) or entry.get("result") not in results or not isinstance(entry.get("label"), str):
+            errors.append(f"show {r + 1}: name one of the results and give a label")
+    bonus = quiz.get("bonus")
+    if (
+        bonus is not None
+        and not isinstance(bonus, str)
+        and not (isinstance(bonus, dict) and isinstance(bonus.get("code"), str))
+    ):
+        errors.append("bonus: give a code, or {code, text}")
+    if not isinstance(quiz.get("title", ""), str):
+        errors.append("title: must be text")
 
     if not errors:
         errors.extend(_walk(steps, ids, edges))
     if errors:
         raise QuizInvalid(errors)
+
+
+def contact_step(quiz: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in quiz["steps"] if s["type"] == "contact")
+
+
+def bonus_of(quiz: dict[str, Any]) -> dict[str, str] | None:
+    bonus = quiz.get("bonus")
+    if isinstance(bonus, str):
+        return {"code": bonus, "text": ""}
+    return {"code": bonus["code"], "text": str(bonus.get("text", ""))} if bonus else None
+
+
+SERVER_ONLY = ("results", "ranges", "bonus")
+
+
+def for_visitor(quiz: dict[str, Any]) -> dict[str, Any]:
+    """What the widget needs to ask the questions; formulas for results and the bonus stay here."""
+    return {k: v for k, v in quiz.items() if k not in SERVER_ONLY} | {"has_bonus": bool(quiz.get("bonus"))}
 
 
 def _walk(steps: list[dict[str, Any]], ids: list[str], edges: dict[str, list[str]]) -> list[str]:
