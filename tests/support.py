@@ -140,8 +140,8 @@ class BeckonServer:
             site = await store.create_site(
                 key=key, name=name or key.title(), allowed_domains=domains, settings=settings or {"phone_region": "GB"}
             )
-            for name, config in (widgets if widgets is not None else {"callback": {}}).items():
-                kind, _, slug = name.partition(":")  # "quiz:kitchen-cost": a quiz with its slug
+            for widget, config in (widgets if widgets is not None else {"callback": {}}).items():
+                kind, _, slug = widget.partition(":")  # "quiz:kitchen-cost": a quiz with its slug
                 await store.put_widget(site.id, kind, config, slug=slug)
             return site
 
