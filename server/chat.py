@@ -15,6 +15,7 @@ from server.feed import lead_summary
 from server.hub import Hub, site_channel
 from server.models import Conversation, ConversationState, Message, NewLead, Site, User
 from server.protocol import ErrorCode, FrameError, clean_text
+from server.quiz.scoring import quiz_answers
 from server.ratelimit import SlidingWindow
 from server.routing import Router, visitor_channel
 from server.settings import Settings
@@ -88,9 +89,12 @@ class ChatService:
         site = await self.store.get_site(conversation.site_id)
         last = await self.store.messages_since(conversation.id, max(0, conversation.last_seq - 1), limit=1)
         previous = []
+        answers: dict[str, str] = {}
         lead = await self.store.get_lead_by_id(conversation.lead_id) if conversation.lead_id else None
         if visitor is not None:
             for other in await self.store.visitor_leads(visitor.id):
+                if other.kind == "quiz" and not answers:  # the newest quiz this visitor took
+                    answers = quiz_answers(other.answers)
                 if other.id != conversation.lead_id:
                     previous.append(
                         {
@@ -129,7 +133,7 @@ class ChatService:
                 "utm": visitor.utm if visitor else {},
                 "device": visitor.user_agent if visitor else "",
                 "previous": previous,
-                "answers": {},
+                "answers": answers,
             },
         }
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from server.chat import ChatService
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
-from server.models import Lead, NewLead, Site
+from server.models import Actor, EventRecord, Lead, LeadStatus, NewLead, QuizSave, Site
 from server.phones import InvalidPhone, normalise_phone
 from server.protocol import (
     _EMAIL,
@@ -24,10 +24,13 @@ from server.protocol import (
     Hello,
     LeadFrame,
     Ping,
+    QuizFrame,
     ReportFrame,
     TrackFrame,
     clean_text,
 )
+from server.quiz.definition import contact_step
+from server.quiz.scoring import AnswerInvalid, quiz_view, score, summary
 from server.ratelimit import SlidingWindow
 from server.routing import Router
 from server.settings import Settings
@@ -87,6 +90,8 @@ class Ingest:
         try:
             if isinstance(frame, LeadFrame):
                 return await self._lead(session, frame)
+            if isinstance(frame, QuizFrame):
+                return await self._quiz(session, frame)
             if isinstance(frame, ChatFrame):
                 return await self._chat(session, frame)
             if isinstance(frame, TrackFrame):
@@ -181,10 +186,7 @@ class Ingest:
         if phone is None and frame.email is None and frame.kind in ("callback", "popup"):
             raise FrameError(ErrorCode.INVALID_FIELD, "Please leave a phone number or an email.", frame_id=frame.id)
 
-        for limiter, key in ((self.leads_per_ip, f"{site.id}:{session.ip}"), (self.leads_per_visitor, session.visitor)):
-            wait = limiter.hit(key)
-            if wait:
-                raise FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, frame_id=frame.id, retry_after=wait)
+        self._limit(session, frame.id)
 
         plan, events = (
             await self.router.plan(site, session.visitor, frame.schedule) if frame.kind == "callback" else (None, [])
@@ -212,8 +214,100 @@ class Ingest:
             return {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
         return await self._ack(frame.id, lead)
 
+    async def _quiz(self, session: VisitorSession, frame: QuizFrame) -> dict[str, Any]:
+        """A step through a quiz: the run's lead is stored partial from the first answer, and
+        routed like a callback once the contact arrives. Results are the server's own."""
+        assert session.visitor is not None
+        site = session.site
+        widget = await self.store.get_widget(site.id, "quiz", frame.quiz)
+        if widget is None or not widget.enabled:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "This quiz is no longer available.", frame_id=frame.id, field="quiz"
+            )
+        quiz = widget.config
+        contact = None
+        if frame.contact is not None:
+            contact = await self._contact(site, frame.id, frame.contact)
+            self._check_quiz_contact(site, quiz, frame, contact)
+        try:
+            outcome = score(quiz, frame.answers, contact=contact is not None)
+        except AnswerInvalid as exc:
+            message = exc.message[:1].upper() + exc.message[1:] + "."
+            raise FrameError(ErrorCode.INVALID_FIELD, message, frame_id=frame.id, field=exc.step) from exc
+        if contact is not None and not outcome.contact_reached:
+            missing = next(s for s in quiz["steps"] if s["id"] == outcome.next_step)
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                f"Please answer “{missing.get('question', missing['id'])}” first.",
+                frame_id=frame.id,
+                field=outcome.next_step,
+            )
+        known = await self.store.lead_by_frame(site.id, frame.run)
+        if known is None:
+            self._limit(session, frame.id)
+        phone = contact["phone"] if contact else None
+        completing = contact is not None and (known is None or known.status is LeadStatus.PARTIAL)
+        # Only the frame that completes the run is routed: planning has effects (round-robin turn).
+        plan, events = await self.router.plan(site, session.visitor, None) if completing and phone else (None, [])
+        results = summary(quiz, frame.quiz, frame.answers, outcome, site.locale)
+        done = EventRecord("quiz_completed", Actor.VISITOR, data={"quiz": results["title"], "all": outcome.complete})
+        events = [done, *events]
+        lead, change = await self.store.save_quiz_run(
+            NewLead(
+                site_id=site.id,
+                visitor_key=session.visitor,
+                kind="quiz",
+                client_frame_id=frame.run,
+                phone=phone,
+                name=contact["name"] if contact else None,
+                email=contact["email"] if contact else None,
+                answers=results,
+                context=frame.context,
+                user_agent=session.user_agent[:400],
+                source=lead_source(frame.context),
+            ),
+            n=frame.n,
+            callback=plan,
+            events=events,
+        )
+        if change is QuizSave.CREATED or change is QuizSave.COMPLETED:
+            self.hub.publish(site_channel(site.id), lead_summary(lead))
+        if change is QuizSave.COMPLETED:
+            await self.router.created(lead)
+        return await self._ack(frame.id, lead)
+
+    @staticmethod
+    def _check_quiz_contact(site: Site, quiz: dict[str, Any], frame: QuizFrame, contact: dict[str, Any]) -> None:
+        step = contact_step(quiz)
+        needed = step.get("required", [f for f in ("phone", "email") if f in step.get("fields", ["phone"])][:1])
+        for name in needed:
+            if not contact.get(name):
+                what = {"phone": "your phone number", "email": "your email", "name": "your name"}[name]
+                raise FrameError(ErrorCode.INVALID_FIELD, f"Please enter {what}.", frame_id=frame.id, field=name)
+        if not (contact["phone"] or contact["email"]):
+            raise FrameError(ErrorCode.INVALID_FIELD, "Please leave a phone number or an email.", frame_id=frame.id)
+        if site.settings.get("require_consent") and frame.contact and frame.contact.get("consent") is not True:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                "Please agree to be contacted about your request.",
+                frame_id=frame.id,
+                field="consent",
+            )
+
+    def _limit(self, session: VisitorSession, frame_id: str) -> None:
+        assert session.visitor is not None
+        for limiter, key in (
+            (self.leads_per_ip, f"{session.site.id}:{session.ip}"),
+            (self.leads_per_visitor, session.visitor),
+        ):
+            wait = limiter.hit(key)
+            if wait:
+                raise FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, frame_id=frame_id, retry_after=wait)
+
     async def _ack(self, frame_id: str, lead: Lead) -> dict[str, Any]:
         ack: dict[str, Any] = {"type": "ack", "id": frame_id, "lead": lead.ref}
+        if lead.kind == "quiz":
+            ack["quiz"] = quiz_view(lead.answers)
         callback = await self.store.get_callback(lead.id)
         if callback is not None:
             ack["callback"] = await self.router.visitor_status(lead.ref, callback)

@@ -23,6 +23,15 @@ class LeadStatus(enum.StrEnum):
     PARTIAL = "partial"
 
 
+class QuizSave(enum.StrEnum):
+    """What storing one quiz frame did to its run's lead."""
+
+    CREATED = "created"  # the first answer: a partial lead
+    UPDATED = "updated"
+    COMPLETED = "completed"  # the contact arrived: a lead to route
+    STALE = "stale"  # an older or re-sent frame: nothing changed
+
+
 class Actor(enum.StrEnum):
     VISITOR = "visitor"
     USER = "user"

@@ -9,6 +9,8 @@ Visitor -> server:
   lead   {id, kind, phone?, name?, email?, consent?, answers?, context?, schedule?: {start, end} (ms)}
                                         answered by ack {id, lead, callback?: callback_status}
   track  {id, name, props?}             answered by ack {id}
+  quiz   {id, quiz, run, n, answers, contact?, context?}
+                                        answered by ack {id, lead, quiz, callback?}: see docs/quiz.md
   report {widget, message}              a widget broke; logged, not answered
   ping   {}                             answered by pong
   chat_message, chat_sync, chat_typing, chat_read, chat_rating, page: see docs/chat-protocol.md
@@ -92,6 +94,19 @@ class LeadFrame:
 
 
 @dataclass(frozen=True)
+class QuizFrame:
+    """One step of a visitor through a quiz: every answer so far, and the contact once given."""
+
+    id: str
+    quiz: str
+    run: str
+    n: int
+    answers: dict[str, Any]
+    context: dict[str, Any]
+    contact: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class TrackFrame:
     id: str
     name: str
@@ -121,7 +136,7 @@ class ChatFrame:
 CHAT_TYPES = ("chat_message", "chat_sync", "chat_typing", "chat_read", "chat_rating", "page")
 CHAT_NEEDS_ID = ("chat_message", "chat_rating")
 
-Frame = Hello | LeadFrame | TrackFrame | ReportFrame | Ping | ChatFrame
+Frame = Hello | LeadFrame | QuizFrame | TrackFrame | ReportFrame | Ping | ChatFrame
 
 
 def is_valid_id(value: object) -> bool:
@@ -179,6 +194,39 @@ def _context(raw: object) -> dict[str, Any]:
     return out
 
 
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_QUIZ_FRAMES = 500  # per run: far more than any real quiz needs
+
+
+def _quiz(data: dict[str, Any], frame_id: str) -> QuizFrame:
+    slug, run, n = data.get("quiz"), data.get("run"), data.get("n")
+    if not isinstance(slug, str) or not _SLUG.match(slug):
+        raise FrameError(ErrorCode.BAD_FRAME, "quiz needs the quiz's id.", frame_id=frame_id, field="quiz")
+    if not is_valid_id(run):
+        raise FrameError(
+            ErrorCode.BAD_FRAME, "quiz needs a run id of 8-64 letters, digits, '-' or '_'.", frame_id=frame_id
+        )
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_QUIZ_FRAMES:
+        raise FrameError(
+            ErrorCode.BAD_FRAME, f"quiz needs n, a frame counter from 1 to {MAX_QUIZ_FRAMES}.", frame_id=frame_id
+        )
+    answers = data.get("answers") or {}
+    if not isinstance(answers, dict) or len(answers) > 60:
+        raise FrameError(ErrorCode.BAD_FRAME, "answers must be an object of at most 60 answers.", frame_id=frame_id)
+    contact = data.get("contact")
+    if contact is not None and not isinstance(contact, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "contact must be an object.", frame_id=frame_id, field="contact")
+    return QuizFrame(
+        id=frame_id,
+        quiz=slug,
+        run=str(run),
+        n=n,
+        answers=answers,
+        context=_context(data.get("context")),
+        contact=contact,
+    )
+
+
 def decode(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > max_bytes:
@@ -210,7 +258,7 @@ def parse(data: dict[str, Any]) -> Frame:
         if kind in CHAT_NEEDS_ID and frame_id is None:
             raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
         return ChatFrame(type=str(kind), id=frame_id, data=data)
-    if kind not in ("lead", "track"):
+    if kind not in ("lead", "track", "quiz"):
         raise FrameError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {str(kind)[:40]!r}.", frame_id=frame_id)
     if frame_id is None:
         raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
@@ -222,6 +270,8 @@ def parse(data: dict[str, Any]) -> Frame:
         if not isinstance(props, dict):
             raise FrameError(ErrorCode.BAD_FRAME, "track props must be an object.", frame_id=frame_id, field="props")
         return TrackFrame(id=frame_id, name=name, props=props)
+    if kind == "quiz":
+        return _quiz(data, frame_id)
 
     lead_kind = data.get("kind")
     if lead_kind not in LEAD_KINDS:

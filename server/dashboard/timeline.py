@@ -24,6 +24,11 @@ def describe(event: LeadEvent) -> str:
     match event.type:
         case "created":
             return "Request left by the visitor"
+        case "quiz_started":
+            return "Started the quiz (answers saved as given)"
+        case "quiz_completed":
+            verb = "Finished" if d.get("all", True) else "Left contact details in"
+            return f"{verb} the quiz “{d.get('quiz', '')}”"
         case "routed":
             why = f" ({d['why']})" if d.get("why") else (f" ({d['strategy']})" if d.get("strategy") else "")
             return f"Routed to {_names(d.get('to'))}{why}"

@@ -166,6 +166,7 @@ def summary(quiz: dict[str, Any], slug: str, answers: dict[str, Any], outcome: O
         ],
         "complete": outcome.complete,
         "stopped_at": outcome.next_step,
+        "stopped_question": steps[outcome.next_step].get("question", "") if outcome.next_step else "",
     }
     if outcome.complete:
         labels = {e["result"]: e for e in quiz.get("show") or []}
@@ -185,3 +186,19 @@ def summary(quiz: dict[str, Any], slug: str, answers: dict[str, Any], outcome: O
         out["texts"] = outcome.texts
         out["bonus"] = bonus_of(quiz)
     return out
+
+
+def quiz_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """What the visitor's widget is told about its run, from what is stored on the lead."""
+    view: dict[str, Any] = {"complete": bool(stored.get("complete")), "next": stored.get("stopped_at")}
+    if view["complete"]:
+        view |= {k: stored.get(k) for k in ("shown", "texts", "bonus", "failed")}
+    return view
+
+
+def quiz_answers(stored: dict[str, Any]) -> dict[str, str]:
+    """A stored run as question → answer lines (results last), for a manager's side panel."""
+    lines = {str(step.get("question") or step.get("id")): str(step.get("text", "")) for step in stored.get("steps", [])}
+    for item in stored.get("shown") or []:
+        lines[str(item.get("label"))] = str(item.get("value"))
+    return lines

@@ -191,8 +191,16 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     return td;
   }
 
+  // A lead row, new or (a quiz that was partial and now has contact details) refreshed.
+  // Returns whether the lead is news worth an alert: partial quiz answers are listed quietly.
   function addRow(lead) {
-    if (!list || list.querySelector(`tr[data-ref="${CSS.escape(lead.ref)}"]`)) return false;
+    if (!list) return false;
+    const old = list.querySelector(`tr[data-ref="${CSS.escape(lead.ref)}"]`);
+    if (old) {
+      const was = old.querySelector(".status");
+      if (!was || !was.classList.contains("status-partial") || lead.status === "partial") return false;
+      old.remove();
+    }
     const row = document.createElement("tr");
     row.dataset.ref = lead.ref;
     row.dataset.seq = String(lead.seq);
@@ -217,7 +225,7 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     row.classList.add("fresh");
     const empty = byId("no-leads");
     if (empty) empty.hidden = true;
-    return true;
+    return lead.status !== "partial";
   }
 
   // The status cell of a callback lead follows its callback: claimed, missed, scheduled, done.

@@ -17,6 +17,7 @@ from server.models import (
     LeadEvent,
     Message,
     NewLead,
+    QuizSave,
     Role,
     Site,
     User,
@@ -70,6 +71,16 @@ class Store(Protocol):
     async def create_lead(
         self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
     ) -> tuple[Lead, bool]: ...
+    async def save_quiz_run(
+        self,
+        new: NewLead,
+        *,
+        n: int,
+        callback: dict[str, Any] | None = None,
+        events: list[EventRecord] | None = None,
+    ) -> tuple[Lead, QuizSave]: ...
+    async def get_widget(self, site_id: int, kind: str, slug: str = "") -> Widget | None: ...
+    async def site_widgets(self, site_id: int, kind: str) -> list[Widget]: ...
     async def record_visitor_event(
         self, *, site_id: int, visitor_key: str, client_frame_id: str, name: str, props: dict[str, Any]
     ) -> bool: ...

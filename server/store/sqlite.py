@@ -29,6 +29,7 @@ from server.models import (
     Message,
     NewLead,
     Outcome,
+    QuizSave,
     Role,
     Site,
     User,
@@ -396,16 +397,24 @@ class SQLiteStore:
                 " enabled = excluded.enabled, version = widgets.version + 1, updated_at = excluded.updated_at",
                 (site_id, kind, slug, _dumps(config), int(enabled), time.time()),
             )
-        row = await self._one(
-            "SELECT * FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?", (site_id, kind, slug)
-        )
-        assert row is not None
-        return _widget(row)
+        widget = await self.get_widget(site_id, kind, slug)
+        assert widget is not None
+        return widget
 
     async def enabled_widgets(self, site_id: int) -> list[Widget]:
         rows = await self._all(
             "SELECT * FROM widgets WHERE site_id = ? AND enabled = 1 ORDER BY kind, slug", (site_id,)
         )
+        return [_widget(r) for r in rows]
+
+    async def get_widget(self, site_id: int, kind: str, slug: str = "") -> Widget | None:
+        row = await self._one(
+            "SELECT * FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?", (site_id, kind, slug)
+        )
+        return _widget(row) if row else None
+
+    async def site_widgets(self, site_id: int, kind: str) -> list[Widget]:
+        rows = await self._all("SELECT * FROM widgets WHERE site_id = ? AND kind = ? ORDER BY slug", (site_id, kind))
         return [_widget(r) for r in rows]
 
     # -- users, membership, sessions ------------------------------------
@@ -553,20 +562,99 @@ class SQLiteStore:
                 (lead_id, now, Actor.VISITOR.value, _dumps({"page": new.context.get("url", "")})),
             )
             if callback is not None:
-                fields = {"lead_id": lead_id, "site_id": new.site_id, "updated_at": now, **callback}
-                marks, params = _assignments(fields, _CALLBACK_FIELDS | {"lead_id", "site_id", "updated_at"})
-                await db.execute(
-                    f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params
-                )
+                await self._insert_callback(db, int(lead_id or 0), new.site_id, callback, now)
             for event in events or []:
                 await self._add_event(db, int(lead_id or 0), event, now)
-            async with db.execute(
-                "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?",
-                (lead_id,),
-            ) as cur:
-                row = await cur.fetchone()
+            return await self._lead_row(db, int(lead_id or 0)), True
+
+    async def _insert_callback(
+        self, db: aiosqlite.Connection, lead_id: int, site_id: int, callback: dict[str, Any], now: float
+    ) -> None:
+        fields = {"lead_id": lead_id, "site_id": site_id, "updated_at": now, **callback}
+        marks, params = _assignments(fields, _CALLBACK_FIELDS | {"lead_id", "site_id", "updated_at"})
+        await db.execute(f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params)
+
+    async def _lead_row(self, db: aiosqlite.Connection, lead_id: int) -> Lead:
+        async with db.execute(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?", (lead_id,)
+        ) as cur:
+            row = await cur.fetchone()
         assert row is not None
-        return _lead(row), True
+        return _lead(row)
+
+    async def save_quiz_run(
+        self,
+        new: NewLead,
+        *,
+        n: int,
+        callback: dict[str, Any] | None = None,
+        events: list[EventRecord] | None = None,
+    ) -> tuple[Lead, QuizSave]:
+        """Store one step of a quiz run (the lead keyed by its run id in ``client_frame_id``).
+
+        The run's answers are replaced only by a frame with a higher ``n``, so a late or re-sent
+        frame never undoes newer answers. A run becomes a ``new`` lead once it carries a contact
+        (``new.phone`` or ``new.email``); that step and ``callback``/``events`` share one transaction.
+        """
+        now = time.time()
+        contact = bool(new.phone or new.email)
+        answers = {**new.answers, "n": n}
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT id, status, answers FROM leads WHERE site_id = ? AND client_frame_id = ? AND kind = 'quiz'",
+                (new.site_id, new.client_frame_id),
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is None:
+                visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
+                cur = await db.execute(
+                    "INSERT INTO leads (ref, site_id, visitor_id, kind, status, phone, email, name, answers, source,"
+                    " context, client_frame_id, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 'quiz', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        secrets.token_urlsafe(9),
+                        new.site_id,
+                        visitor_id,
+                        (LeadStatus.NEW if contact else LeadStatus.PARTIAL).value,
+                        new.phone,
+                        new.email,
+                        new.name,
+                        _dumps(answers),
+                        new.source,
+                        _dumps(new.context),
+                        new.client_frame_id,
+                        now,
+                        now,
+                    ),
+                )
+                lead_id = int(cur.lastrowid or 0)
+                await self._add_event(
+                    db,
+                    lead_id,
+                    EventRecord("quiz_started", Actor.VISITOR, data={"page": new.context.get("url", "")}),
+                    now,
+                )
+                outcome = QuizSave.COMPLETED if contact else QuizSave.CREATED
+            else:
+                lead_id = int(existing["id"])
+                if json.loads(existing["answers"]).get("n", 0) >= n:
+                    return await self._lead_row(db, lead_id), QuizSave.STALE
+                completing = contact and existing["status"] == LeadStatus.PARTIAL.value
+                sets, params = "answers = ?, updated_at = ?", [_dumps(answers), now]
+                if completing:
+                    sets += ", status = 'new', phone = ?, email = ?, name = ?"
+                    params += [new.phone, new.email, new.name]
+                    if new.context:
+                        sets += ", context = ?, source = ?"
+                        params += [_dumps(new.context), new.source]
+                await db.execute(f"UPDATE leads SET {sets} WHERE id = ?", (*params, lead_id))
+                outcome = QuizSave.COMPLETED if completing else QuizSave.UPDATED
+            if outcome is QuizSave.COMPLETED:
+                if callback is not None:
+                    await self._insert_callback(db, lead_id, new.site_id, callback, now)
+                for event in events or []:
+                    await self._add_event(db, lead_id, event, now)
+            return await self._lead_row(db, lead_id), outcome
 
     async def record_visitor_event(
         self, *, site_id: int, visitor_key: str, client_frame_id: str, name: str, props: dict[str, Any]

@@ -99,6 +99,12 @@ def test_every_path_must_pass_the_contact_step() -> None:
         (lambda q: q["steps"][4].update(fields=["name"]), "ask for a phone or an email"),
         (lambda q: q["steps"][1].update(id="layout"), "step 2 ('layout'): the id is used twice"),
         (lambda q: q["ranges"][0].update(result="cost"), "ranges 1: name one of the results"),
+        (lambda q: q["steps"][2].update(default=40), "step 3 ('length'): default must be a number between min and max"),
+        (lambda q: q["steps"][3].pop("text"), "step 4 ('big'): an info step needs its text"),
+        (lambda q: q["steps"][4].update(required=["email"]), "step 5 ('contact'): required must list some of"),
+        (lambda q: q["steps"][1].update(required="yes"), "step 2 ('island'): required must be true or false"),
+        (lambda q: q.update(show=[{"result": "cost", "label": "Cost"}]), "show 1: name one of the results"),
+        (lambda q: q.update(bonus=5), "bonus: give a code"),
     ],
 )
 def test_field_errors_point_at_the_field(change, error: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.quiz.formula import FormulaError, compute, parse, variables
 
@@ -54,3 +56,41 @@ def test_errors_say_where() -> None:
 
 def test_variables_are_listed_for_validation() -> None:
     assert variables(parse("round(base + if(style == 2, extra, 0), -1)")) == {"base", "style", "extra"}
+
+
+# -- properties: any text is either a formula or a located FormulaError; arithmetic is exact -------
+
+
+_ALPHABET = st.sampled_from(list("0123456789.+-*/%()<>=!, abxyz") + ["and ", "or ", "not ", "if(", "min(", "round("])
+
+
+@given(st.lists(_ALPHABET, max_size=40).map("".join), st.dictionaries(st.sampled_from("abxyz"), st.floats(-1e6, 1e6)))
+@settings(max_examples=400, deadline=None)
+def test_any_text_either_computes_to_a_number_or_fails_with_a_formula_error(source: str, values: dict) -> None:
+    try:
+        result = compute(source, values)
+    except FormulaError as exc:
+        assert exc.position is None or 0 <= exc.position <= len(source)
+    else:
+        assert isinstance(result, float)
+
+
+_INTS = st.integers(-1000, 1000)
+
+
+@st.composite
+def _sums(draw, depth: int = 0) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """A random integer expression and its value, built side by side."""
+    if depth > 3 or draw(st.booleans()):
+        n = draw(_INTS)
+        return (f"({n})" if n < 0 else str(n)), n
+    op = draw(st.sampled_from(["+", "-", "*"]))
+    (a, x), (b, y) = draw(_sums(depth + 1)), draw(_sums(depth + 1))
+    return f"({a} {op} {b})", {"+": x + y, "-": x - y, "*": x * y}[op]
+
+
+@given(_sums())
+@settings(max_examples=300, deadline=None)
+def test_integer_arithmetic_is_exact(case: tuple[str, int]) -> None:
+    source, value = case
+    assert compute(source, {}) == value
