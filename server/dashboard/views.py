@@ -52,7 +52,7 @@ class Dashboard:
         self.sessions.ensure_csrf_cookie(request, response)
         return response
 
-    async def _require_user(self, request: Request) -> User | Response:
+    async def require_user(self, request: Request) -> User | Response:
         user = await self.sessions.user(request)
         if user is None:
             return RedirectResponse("/app/login", status_code=303)
@@ -65,7 +65,7 @@ class Dashboard:
         parts = urlsplit(origin)
         return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
 
-    async def _form_checked(self, request: Request) -> dict[str, Any] | Response:
+    async def checked_form(self, request: Request) -> dict[str, Any] | Response:
         form = await request.form()
         if not self._same_origin(request) or not self.sessions.csrf_valid(request, str(form.get("csrf") or "")):
             return HTMLResponse(
@@ -86,7 +86,7 @@ class Dashboard:
         return self.render(request, "login.html", {"error": None, "email": ""})
 
     async def login(self, request: Request) -> Response:
-        form = await self._form_checked(request)
+        form = await self.checked_form(request)
         if isinstance(form, Response):
             return form
         email = str(form.get("email") or "").strip()
@@ -111,7 +111,7 @@ class Dashboard:
         return response
 
     async def logout(self, request: Request) -> Response:
-        form = await self._form_checked(request)
+        form = await self.checked_form(request)
         if isinstance(form, Response):
             return form
         response = RedirectResponse("/app/login", status_code=303)
@@ -119,7 +119,7 @@ class Dashboard:
         return response
 
     async def leads(self, request: Request) -> Response:
-        user = await self._require_user(request)
+        user = await self.require_user(request)
         if isinstance(user, Response):
             return user
         sites = await self.store.user_sites(user.id)
@@ -127,7 +127,7 @@ class Dashboard:
         return self.render(request, "leads.html", {"sites": sites, "leads": leads})
 
     async def inbox(self, request: Request) -> Response:
-        user = await self._require_user(request)
+        user = await self.require_user(request)
         if isinstance(user, Response):
             return user
         sites = await self.store.user_sites(user.id)
@@ -135,7 +135,7 @@ class Dashboard:
         return self.render(request, "inbox.html", {"sites": sites, "canned": canned})
 
     async def lead(self, request: Request) -> Response:
-        user = await self._require_user(request)
+        user = await self.require_user(request)
         if isinstance(user, Response):
             return user
         lead = await self.store.get_lead(request.path_params["ref"])

@@ -1014,6 +1014,15 @@ class SQLiteStore:
         )
         return [_lead(r) for r in rows]
 
+    async def quiz_counts(self, site_id: int) -> dict[str, tuple[int, int]]:
+        """Per quiz slug: runs started, and runs that left contact details."""
+        rows = await self._all(
+            "SELECT json_extract(answers, '$.quiz') AS slug, COUNT(*) AS started,"
+            " SUM(status != 'partial') AS contacts FROM leads WHERE site_id = ? AND kind = 'quiz' GROUP BY slug",
+            (site_id,),
+        )
+        return {r["slug"]: (int(r["started"]), int(r["contacts"] or 0)) for r in rows}
+
     async def visitor_event_counts(self, site_id: int) -> dict[str, int]:
         """How often each tracked event happened on a site (greetings shown and replied, and the like)."""
         rows = await self._all(

@@ -12,9 +12,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from server.demo import KITCHEN_QUIZ
+from server.models import Role
+from tests.conftest import OUTSIDER
 from tests.integration.test_callback_routing import ANNA, ORIGIN, callback_site, manager
 from tests.integration.test_visitor_socket import send, visitor
-from tests.support import BeckonServer, login
+from tests.support import BeckonServer, csrf_from, login
 
 SLUG = "kitchen-cost"
 SHORT = {"layout": "straight", "length": 3, "fronts": "painted", "extras": None}
@@ -225,3 +227,75 @@ async def test_new_runs_are_rate_limited_but_a_run_in_progress_is_not(fresh_beck
 async def _put_quiz(store, key: str) -> None:  # type: ignore[no-untyped-def]
     site = await store.get_site_by_key(key)
     await store.put_widget(site.id, "quiz", KITCHEN_QUIZ, slug=SLUG)
+
+
+# -- the quiz editor in the dashboard: validated on save, nothing stored while errors remain ------
+
+OWNER_CREDS = ("quiz.owner@example.test", "owner-password-1")
+
+
+@pytest.fixture(scope="module")
+def editor(beckon: BeckonServer, shop: str) -> httpx.Client:
+    beckon.add_user(*OWNER_CREDS, sites=[shop], name="Olivia", role=Role.OWNER)
+    client = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(client, *OWNER_CREDS)
+    return client
+
+
+def save(client: httpx.Client, path: str, definition: str, enabled: bool = True) -> httpx.Response:
+    page = client.get(path)
+    form = {"csrf": csrf_from(page.text), "definition": definition} | ({"enabled": "on"} if enabled else {})
+    return client.post(path, data=form)
+
+
+def stored_quiz(server: BeckonServer, site: str, slug: str) -> Any:
+    async def action(store):  # type: ignore[no-untyped-def]
+        found = await store.get_site_by_key(site)
+        return await store.get_widget(found.id, "quiz", slug)
+
+    return server.with_store(action)
+
+
+def test_an_owner_saves_a_valid_quiz_and_it_goes_live(beckon: BeckonServer, shop: str, editor: httpx.Client) -> None:
+    quiz = copy.deepcopy(KITCHEN_QUIZ) | {"title": "Wardrobe <b>cost</b>"}
+    reply = save(editor, f"/app/quizzes/{shop}/wardrobe", json.dumps(quiz))
+    assert reply.status_code == 303 and "saved=1" in reply.headers["location"]
+    assert stored_quiz(beckon, shop, "wardrobe").config["title"] == "Wardrobe <b>cost</b>"
+    listing = editor.get("/app/quizzes").text
+    assert "Wardrobe &lt;b&gt;cost&lt;/b&gt;" in listing and "<b>cost</b>" not in listing
+    config = httpx.get(f"{beckon.base}/api/v1/sites/{shop}/config", headers={"Origin": ORIGIN}).json()
+    assert "wardrobe" in config["widgets"]["quiz"]["items"]
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda q: q["steps"][4]["options"][1].update(next="nowhere"), "option 2: unknown next step &#39;nowhere&#39;"),
+        (lambda q: q["steps"][6].update(next="layout"), "loops are not allowed"),
+        (lambda q: q["results"].update(price="base / (per_m"), "results.price: expected &#39;)&#39;"),
+    ],
+)
+def test_a_broken_quiz_is_refused_with_located_errors_and_nothing_changes(
+    beckon: BeckonServer, shop: str, editor: httpx.Client, change: Any, error: str
+) -> None:
+    before = stored_quiz(beckon, shop, SLUG)
+    quiz = copy.deepcopy(KITCHEN_QUIZ)
+    change(quiz)
+    reply = save(editor, f"/app/quizzes/{shop}/{SLUG}", json.dumps(quiz))
+    assert reply.status_code == 400 and "Not saved" in reply.text and error in reply.text
+    after = stored_quiz(beckon, shop, SLUG)
+    assert (after.version, after.config) == (before.version, before.config)
+
+
+def test_text_that_is_not_json_is_refused_with_its_line(shop: str, editor: httpx.Client) -> None:
+    reply = save(editor, f"/app/quizzes/{shop}/{SLUG}", '{\n  "title": "x",\n  "steps": [}\n')
+    assert reply.status_code == 400 and "Not valid JSON: line 3" in reply.text
+
+
+def test_managers_and_strangers_cannot_edit_quizzes(beckon: BeckonServer, shop: str) -> None:
+    manager_client = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(manager_client, *ANNA)
+    assert manager_client.get(f"/app/quizzes/{shop}/{SLUG}").status_code == 403
+    outsider = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(outsider, *OUTSIDER)
+    assert outsider.get(f"/app/quizzes/{shop}/{SLUG}").status_code in (403, 404)
