@@ -146,6 +146,36 @@ KITCHEN_QUIZ = {
     "bonus": {"code": "OAK10", "text": "10% off your kitchen: give this code when we call."},
 }
 
+# Two popups a person can trigger by hand: leave the page through the top (or, on a phone, scroll
+# up fast / come back to the tab), and read far down the kitchens page.
+DEMO_POPUPS = {
+    "exit-offer": {
+        "priority": 20,
+        "layout": "modal",
+        "title": "Before you go: 10% off your kitchen",
+        "text": "Leave your number and we'll send you a promo code, and call only if you ask us to.",
+        "image": "/demo/img/offer.svg",
+        "fields": ["phone", "name"],
+        "submit": "Get my code",
+        "thanks": "Here is your code. Mention it when you order:",
+        "triggers": {"any": [{"type": "exit_intent"}]},
+        "targeting": {"exclude": [{"match": "contains", "value": "contact"}]},
+        "frequency": {"show": "days", "days": 1, "after_close_days": 7},
+        "bonus": {"code": "OAK10", "text": "10% off any kitchen ordered this month"},
+    },
+    "kitchen-scroll": {
+        "priority": 10,
+        "layout": "slide",
+        "title": "What would your kitchen cost?",
+        "text": "Five quick questions and you'll have a price range, no phone call needed.",
+        "fields": [],
+        "button": {"label": "Work out my price", "open": "quiz:kitchen-cost"},
+        "triggers": {"any": [{"type": "scroll", "percent": 60}]},
+        "targeting": {"include": [{"match": "contains", "value": "kitchens"}]},
+        "frequency": {"show": "session", "after_close_days": 7},
+    },
+}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -183,6 +213,8 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
     await store.put_widget(site.id, "chat", CHAT_DEFAULTS)
     validate(KITCHEN_QUIZ)
     await store.put_widget(site.id, "quiz", KITCHEN_QUIZ, slug="kitchen-cost")
+    for slug, popup in DEMO_POPUPS.items():
+        await store.put_widget(site.id, "popup", popup, slug=slug)
     logins = []
     for email, name, role in DEMO_MANAGERS:
         password = secrets.token_urlsafe(9)

@@ -29,7 +29,7 @@ from server.protocol import (
     TrackFrame,
     clean_text,
 )
-from server.quiz.definition import contact_step
+from server.quiz.definition import bonus_of, contact_step
 from server.quiz.scoring import AnswerInvalid, quiz_view, score, summary
 from server.ratelimit import SlidingWindow
 from server.routing import Router
@@ -158,6 +158,7 @@ class Ingest:
         known = await self.store.lead_by_frame(site.id, frame.id)
         if known is not None:
             return await self._ack(frame.id, known)
+        popup = await self._popup(site, frame) if frame.kind == "popup" else None
         if frame.kind == "callback" and site.settings.get("require_consent") and not frame.consent:
             raise FrameError(
                 ErrorCode.INVALID_FIELD,
@@ -183,6 +184,13 @@ class Ingest:
             raise FrameError(
                 ErrorCode.INVALID_PHONE, "Please enter your phone number.", frame_id=frame.id, field="phone"
             )
+        if popup is not None and site.settings.get("require_consent") and not frame.consent:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                "Please agree to be contacted about your request.",
+                frame_id=frame.id,
+                field="consent",
+            )
         if phone is None and frame.email is None and frame.kind in ("callback", "popup"):
             raise FrameError(ErrorCode.INVALID_FIELD, "Please leave a phone number or an email.", frame_id=frame.id)
 
@@ -200,7 +208,7 @@ class Ingest:
                 phone=phone,
                 name=frame.name,
                 email=frame.email,
-                answers=frame.answers,
+                answers=popup or frame.answers,
                 context=frame.context,
                 user_agent=session.user_agent[:400],
                 source=lead_source(frame.context),
@@ -211,8 +219,22 @@ class Ingest:
         if created:
             self.hub.publish(site_channel(site.id), lead_summary(lead))
             status = await self.router.created(lead)
-            return {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
+            ack = {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
+            return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
         return await self._ack(frame.id, lead)
+
+    async def _popup(self, site: Site, frame: LeadFrame) -> dict[str, Any]:
+        """The popup a submit came from: its title and its bonus are kept on the lead."""
+        widget = await self.store.get_widget(site.id, "popup", frame.widget) if frame.widget else None
+        if widget is None or not widget.enabled:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "This offer is no longer available.", frame_id=frame.id, field="widget"
+            )
+        return {
+            "popup": widget.slug,
+            "title": str(widget.config.get("title", ""))[:200],
+            "bonus": bonus_of(widget.config),
+        }
 
     async def _quiz(self, session: VisitorSession, frame: QuizFrame) -> dict[str, Any]:
         """A step through a quiz: the run's lead is stored partial from the first answer, and
@@ -308,6 +330,8 @@ class Ingest:
         ack: dict[str, Any] = {"type": "ack", "id": frame_id, "lead": lead.ref}
         if lead.kind == "quiz":
             ack["quiz"] = quiz_view(lead.answers)
+        elif lead.answers.get("bonus"):
+            ack["bonus"] = lead.answers["bonus"]
         callback = await self.store.get_callback(lead.id)
         if callback is not None:
             ack["callback"] = await self.router.visitor_status(lead.ref, callback)

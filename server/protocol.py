@@ -6,8 +6,9 @@ is structural; phone numbers and site rules are checked in ``ingest``.
 
 Visitor -> server:
   hello  {visitor}                      first frame on a socket; answered by welcome
-  lead   {id, kind, phone?, name?, email?, consent?, answers?, context?, schedule?: {start, end} (ms)}
-                                        answered by ack {id, lead, callback?: callback_status}
+  lead   {id, kind, widget?, phone?, name?, email?, consent?, answers?, context?, schedule?: {start, end} (ms)}
+                                        answered by ack {id, lead, callback?: callback_status, bonus?: {code, text}}
+                                        (widget: the slug of a popup; see docs/popup.md)
   track  {id, name, props?}             answered by ack {id}
   quiz   {id, quiz, run, n, answers, contact?, context?}
                                         answered by ack {id, lead, quiz, callback?}: see docs/quiz.md
@@ -29,10 +30,11 @@ from typing import Any
 
 MAX_FRAME_BYTES = 16 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-LEAD_KINDS = ("callback", "chat", "quiz", "popup", "countdown")
+LEAD_KINDS = ("callback", "chat", "popup", "countdown")  # a quiz's lead comes from its quiz frames
 
 
 class ErrorCode(enum.StrEnum):
@@ -91,6 +93,7 @@ class LeadFrame:
     answers: dict[str, Any]
     context: dict[str, Any]
     schedule: tuple[float, float] | None = None
+    widget: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,6 @@ def _context(raw: object) -> dict[str, Any]:
     return out
 
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_QUIZ_FRAMES = 500  # per run: far more than any real quiz needs
 
 
@@ -297,8 +299,12 @@ def parse(data: dict[str, Any]) -> Frame:
                 ErrorCode.INVALID_FIELD, "Please pick a time for the call.", frame_id=frame_id, field="schedule"
             )
         schedule = (float(start) / 1000, float(end) / 1000)  # type: ignore[arg-type]
+    widget = data.get("widget")
+    if widget is not None and (not isinstance(widget, str) or not _SLUG.match(widget)):
+        raise FrameError(ErrorCode.BAD_FRAME, "widget must be a widget's id.", frame_id=frame_id, field="widget")
     return LeadFrame(
         id=frame_id,
+        widget=widget,
         schedule=schedule,
         kind=str(lead_kind),
         phone=phone,

@@ -119,11 +119,15 @@ class VisitorAPI:
 
     @staticmethod
     def _item_for_visitor(site: Site, widget: Widget) -> dict[str, Any]:
+        consent = {
+            "consent": bool(site.settings.get("require_consent")),
+            "consent_text": site.settings.get("consent_text"),
+        }
         if widget.kind == "quiz":
-            return for_visitor(widget.config) | {
-                "consent": bool(site.settings.get("require_consent")),
-                "consent_text": site.settings.get("consent_text"),
-            }
+            return for_visitor(widget.config) | consent
+        if widget.kind == "popup":
+            public = {k: v for k, v in widget.config.items() if k != "bonus"}
+            return public | consent | {"timezone": site.timezone, "has_bonus": bool(widget.config.get("bonus"))}
         return widget.config
 
     async def _chat_facts(self, site: Site) -> dict[str, Any]:
