@@ -6,11 +6,13 @@ Shared by the WebSocket endpoint and the HTTP fallback so both behave alike.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from server.chat import ChatService
+from server.countdown import CountdownInvalid, Mode, deadline
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
 from server.models import Actor, EventRecord, Lead, LeadStatus, NewLead, QuizSave, Site
@@ -18,6 +20,7 @@ from server.phones import InvalidPhone, normalise_phone
 from server.protocol import (
     _EMAIL,
     ChatFrame,
+    CountdownFrame,
     ErrorCode,
     Frame,
     FrameError,
@@ -92,6 +95,8 @@ class Ingest:
                 return await self._lead(session, frame)
             if isinstance(frame, QuizFrame):
                 return await self._quiz(session, frame)
+            if isinstance(frame, CountdownFrame):
+                return await self._countdown(session, frame)
             if isinstance(frame, ChatFrame):
                 return await self._chat(session, frame)
             if isinstance(frame, TrackFrame):
@@ -235,6 +240,39 @@ class Ingest:
             "title": str(widget.config.get("title", ""))[:200],
             "bonus": bonus_of(widget.config),
         }
+
+    async def _countdown(self, session: VisitorSession, frame: CountdownFrame) -> dict[str, Any]:
+        """The deadline this visitor sees, by the server's clock; an evergreen one is fixed on first ask."""
+        assert session.visitor is not None
+        site = session.site
+        widget = await self.store.get_widget(site.id, "countdown", frame.countdown)
+        if widget is None or not widget.enabled:
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "This offer is no longer available.", frame_id=frame.id, field="countdown"
+            )
+        config, now = widget.config, time.time()
+        try:
+            started = None
+            if config.get("mode") == Mode.EVERGREEN:
+                seconds = float(config["minutes"]) * 60
+                started = await self.store.evergreen_deadline(site.id, session.visitor, widget.slug, now, seconds)
+                started -= seconds
+            due = deadline(config, site.timezone, now, started)
+        except (CountdownInvalid, KeyError, ValueError, TypeError) as exc:
+            log.error("countdown %s on site %s is broken: %s", widget.slug, site.key, exc)
+            raise FrameError(
+                ErrorCode.INVALID_FIELD, "This offer is no longer available.", frame_id=frame.id, field="countdown"
+            ) from exc
+        info: dict[str, Any] = {
+            "slug": widget.slug,
+            "mode": config["mode"],
+            "deadline": int(due.at * 1000),
+            "server_time": int(now * 1000),
+            "expired": due.at <= now,
+        }
+        if due.following is not None:
+            info["next_deadline"] = int(due.following * 1000)
+        return {"type": "ack", "id": frame.id, "countdown": info}
 
     async def _quiz(self, session: VisitorSession, frame: QuizFrame) -> dict[str, Any]:
         """A step through a quiz: the run's lead is stored partial from the first answer, and

@@ -12,6 +12,8 @@ Visitor -> server:
   track  {id, name, props?}             answered by ack {id}
   quiz   {id, quiz, run, n, answers, contact?, context?}
                                         answered by ack {id, lead, quiz, callback?}: see docs/quiz.md
+  countdown {id, countdown}             answered by ack {id, countdown: {deadline, server_time, ...}}:
+                                        see docs/countdown.md
   report {widget, message}              a widget broke; logged, not answered
   ping   {}                             answered by pong
   chat_message, chat_sync, chat_typing, chat_read, chat_rating, page: see docs/chat-protocol.md
@@ -110,6 +112,12 @@ class QuizFrame:
 
 
 @dataclass(frozen=True)
+class CountdownFrame:
+    id: str
+    countdown: str
+
+
+@dataclass(frozen=True)
 class TrackFrame:
     id: str
     name: str
@@ -139,7 +147,7 @@ class ChatFrame:
 CHAT_TYPES = ("chat_message", "chat_sync", "chat_typing", "chat_read", "chat_rating", "page")
 CHAT_NEEDS_ID = ("chat_message", "chat_rating")
 
-Frame = Hello | LeadFrame | QuizFrame | TrackFrame | ReportFrame | Ping | ChatFrame
+Frame = Hello | LeadFrame | QuizFrame | CountdownFrame | TrackFrame | ReportFrame | Ping | ChatFrame
 
 
 def is_valid_id(value: object) -> bool:
@@ -180,6 +188,9 @@ def _context(raw: object) -> dict[str, Any]:
     utm = raw.get("utm")
     if isinstance(utm, dict):
         out["utm"] = {k: _short(utm[k], 200) for k in UTM_KEYS if isinstance(utm.get(k), str) and utm[k]}
+    offer = raw.get("offer")
+    if isinstance(offer, str) and _SLUG.match(offer):
+        out["offer"] = offer  # the countdown offer the visitor acted on
     trail = raw.get("trail")
     if isinstance(trail, list):
         pages = []
@@ -260,7 +271,7 @@ def parse(data: dict[str, Any]) -> Frame:
         if kind in CHAT_NEEDS_ID and frame_id is None:
             raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
         return ChatFrame(type=str(kind), id=frame_id, data=data)
-    if kind not in ("lead", "track", "quiz"):
+    if kind not in ("lead", "track", "quiz", "countdown"):
         raise FrameError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {str(kind)[:40]!r}.", frame_id=frame_id)
     if frame_id is None:
         raise FrameError(ErrorCode.BAD_FRAME, f"A {kind} frame needs an id of 8-64 letters, digits, '-' or '_'.")
@@ -274,6 +285,11 @@ def parse(data: dict[str, Any]) -> Frame:
         return TrackFrame(id=frame_id, name=name, props=props)
     if kind == "quiz":
         return _quiz(data, frame_id)
+    if kind == "countdown":
+        slug = data.get("countdown")
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise FrameError(ErrorCode.BAD_FRAME, "countdown needs the countdown's id.", frame_id=frame_id)
+        return CountdownFrame(id=frame_id, countdown=slug)
 
     lead_kind = data.get("kind")
     if lead_kind not in LEAD_KINDS:

@@ -125,6 +125,8 @@ class VisitorAPI:
         }
         if widget.kind == "quiz":
             return for_visitor(widget.config) | consent
+        if widget.kind == "countdown":
+            return widget.config | {"timezone": site.timezone}
         if widget.kind == "popup":
             public = {k: v for k, v in widget.config.items() if k != "bonus"}
             return public | consent | {"timezone": site.timezone, "has_bonus": bool(widget.config.get("bonus"))}

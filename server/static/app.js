@@ -435,6 +435,8 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     fact(facts, "Site", d.site);
     fact(facts, "Page", d.page, "wrap");
     fact(facts, "Source", sourceText(d), "wrap");
+    if (d.offer) fact(facts, "Offer", d.offer, "cb-offer");
+    if (d.about) fact(facts, d.kind === "quiz" ? "Quiz" : "From", d.about, "wrap");
     card.append(facts);
 
     const previous = Array.isArray(d.previous) ? d.previous : [];

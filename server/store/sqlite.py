@@ -387,15 +387,29 @@ class SQLiteStore:
             await db.execute(f"UPDATE sites SET {', '.join(sets)} WHERE id = ?", (*params, site_id))
 
     async def put_widget(
-        self, site_id: int, kind: str, config: dict[str, Any], *, enabled: bool = True, slug: str = ""
+        self,
+        site_id: int,
+        kind: str,
+        config: dict[str, Any],
+        *,
+        enabled: bool = True,
+        slug: str = "",
+        actor_id: int | None = None,
     ) -> Widget:
+        """Save a widget's config as its next version; every version is kept with who saved it."""
+        now = time.time()
         async with self._tx() as db:
             await db.execute(
                 "INSERT INTO widgets (site_id, kind, slug, config, enabled, version, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, 1, ?)"
                 " ON CONFLICT (site_id, kind, slug) DO UPDATE SET config = excluded.config,"
                 " enabled = excluded.enabled, version = widgets.version + 1, updated_at = excluded.updated_at",
-                (site_id, kind, slug, _dumps(config), int(enabled), time.time()),
+                (site_id, kind, slug, _dumps(config), int(enabled), now),
+            )
+            await db.execute(
+                "INSERT INTO widget_history (widget_id, version, config, enabled, actor_id, at)"
+                " SELECT id, version, config, enabled, ?, ? FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?",
+                (actor_id, now, site_id, kind, slug),
             )
         widget = await self.get_widget(site_id, kind, slug)
         assert widget is not None
@@ -412,6 +426,40 @@ class SQLiteStore:
             "SELECT * FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?", (site_id, kind, slug)
         )
         return _widget(row) if row else None
+
+    async def widget_history(self, widget_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT h.version, h.config, h.enabled, h.at, u.name AS actor FROM widget_history h"
+            " LEFT JOIN users u ON u.id = h.actor_id WHERE h.widget_id = ? ORDER BY h.version DESC LIMIT ?",
+            (widget_id, limit),
+        )
+        return [
+            {
+                "version": r["version"],
+                "config": json.loads(r["config"]),
+                "enabled": bool(r["enabled"]),
+                "at": r["at"],
+                "actor": r["actor"],
+            }
+            for r in rows
+        ]
+
+    async def evergreen_deadline(self, site_id: int, visitor_key: str, slug: str, now: float, seconds: float) -> float:
+        """The visitor's deadline for an evergreen countdown: set on the first ask, the same ever after."""
+        async with self._tx() as db:
+            visitor_id = await self._upsert_visitor(db, site_id, visitor_key, {}, "")
+            await db.execute(
+                "INSERT OR IGNORE INTO countdown_starts (site_id, visitor_id, slug, started_at, deadline)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (site_id, visitor_id, slug, now, now + seconds),
+            )
+            async with db.execute(
+                "SELECT deadline FROM countdown_starts WHERE site_id = ? AND visitor_id = ? AND slug = ?",
+                (site_id, visitor_id, slug),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return float(row["deadline"])
 
     async def site_widgets(self, site_id: int, kind: str) -> list[Widget]:
         rows = await self._all("SELECT * FROM widgets WHERE site_id = ? AND kind = ? ORDER BY slug", (site_id, kind))
