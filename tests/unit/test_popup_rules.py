@@ -1,0 +1,20 @@
+"""The popup widget's pure rules (targeting, frequency, triggers, priority), run by Node's own test runner."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import ROOT
+
+
+def test_popup_rules_pass_under_node() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is needed for the widget rule tests (tests/js/)")
+    run = subprocess.run(
+        [node, "--test", "tests/js/"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
