@@ -18,9 +18,9 @@ from starlette.staticfiles import StaticFiles
 from server.assets import Assets
 from server.chat import ChatService
 from server.dashboard.live import ManagerFeed
-from server.dashboard.quizzes import QuizPages
 from server.dashboard.sessions import LoginThrottle, Sessions
 from server.dashboard.views import Dashboard
+from server.dashboard.widgets import WidgetPages
 from server.demo import DemoSite
 from server.hub import Hub
 from server.ingest import Ingest
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     visitor = VisitorAPI(store, ingest, router, assets, settings)
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
-    quizzes = QuizPages(dashboard)
+    widgets = WidgetPages(dashboard)
     feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
@@ -91,10 +91,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/leads", dashboard.leads),
         Route("/app/inbox", dashboard.inbox),
         Route("/app/leads/{ref}", dashboard.lead),
-        Route("/app/quizzes", quizzes.index),
-        Route("/app/quizzes/new", quizzes.create, methods=["POST"]),
-        Route("/app/quizzes/{site}/{slug}", quizzes.edit, methods=["GET"]),
-        Route("/app/quizzes/{site}/{slug}", quizzes.save, methods=["POST"]),
+        Route("/app/widgets", widgets.index),
+        Route("/app/widgets/new", widgets.create, methods=["POST"]),
+        Route("/app/widgets/{site}/{kind}/{slug}", widgets.edit, methods=["GET"]),
+        Route("/app/widgets/{site}/{kind}/{slug}", widgets.save, methods=["POST"]),
         Mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         Route("/demo/", demo.page),
         Route("/demo/{path:path}", demo.page),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
 import secrets
+import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import countdown, popup
+from server.countdown import fixed_deadline
 from server.models import Role, Site
 from server.passwords import hash_password
 from server.quiz.definition import validate
@@ -176,6 +181,46 @@ DEMO_POPUPS = {
     },
 }
 
+# A real offer with a real deadline: the end of the month the demo was first seeded in. A re-seed
+# never moves it while it runs; once it has passed, the next month's sale is set (and recorded).
+AUTUMN_SALE = {
+    "mode": "fixed",
+    "display": "bar-top",
+    "title": "Oak kitchens 15% off",
+    "text": "The offer ends in",
+    "cta": {"label": "Call me about the offer", "open": "callback"},
+    "expiry": {"action": "message", "message": "This month's kitchen offer has ended. Ask us about the next one."},
+}
+FREE_VISIT = {
+    "mode": "daily",
+    "time": "14:00",
+    "days": [1, 2, 3, 4, 5],
+    "display": "inline",
+    "title": "Book by 2 pm on a weekday and our designer measures up the next working day",
+    "cta": {"label": "Book a free visit", "open": "callback"},
+    "expiry": {"action": "hide"},
+}
+
+
+def month_end(now: float, timezone: str) -> str:
+    local = dt.datetime.fromtimestamp(now, ZoneInfo(timezone))
+    first_of_next = (local.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return (first_of_next - dt.timedelta(days=1)).strftime("%Y-%m-%dT23:59")
+
+
+async def seed_offers(store: Store, site: Site) -> None:
+    sale = await store.get_widget(site.id, "countdown", "autumn-sale")
+    now = time.time()
+    if sale is None or fixed_deadline(sale.config.get("deadline", ""), site.timezone) <= now:
+        await store.put_widget(
+            site.id, "countdown", AUTUMN_SALE | {"deadline": month_end(now, site.timezone)}, slug="autumn-sale"
+        )
+    countdown.validate(FREE_VISIT, site.timezone)
+    await store.put_widget(site.id, "countdown", FREE_VISIT, slug="free-visit")
+    for slug, config in DEMO_POPUPS.items():
+        popup.validate(config)
+        await store.put_widget(site.id, "popup", config, slug=slug)
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -213,8 +258,7 @@ async def seed_demo(store: Store, settings: Settings) -> tuple[Site, list[DemoLo
     await store.put_widget(site.id, "chat", CHAT_DEFAULTS)
     validate(KITCHEN_QUIZ)
     await store.put_widget(site.id, "quiz", KITCHEN_QUIZ, slug="kitchen-cost")
-    for slug, popup in DEMO_POPUPS.items():
-        await store.put_widget(site.id, "popup", popup, slug=slug)
+    await seed_offers(store, site)
     logins = []
     for email, name, role in DEMO_MANAGERS:
         password = secrets.token_urlsafe(9)

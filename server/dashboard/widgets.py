@@ -1,38 +1,73 @@
-"""Quiz pages of the dashboard: the list with how each quiz converts, and the JSON editor that
-validates on save (nothing is stored while any error remains)."""
+"""Quizzes, popups and countdowns in the dashboard: the list with how each converts, and a JSON
+editor that validates on save (nothing is stored while any error remains) and shows every earlier
+version with who saved it, so that no deadline or offer changes unseen."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server import countdown, popup
 from server.dashboard.views import Dashboard
 from server.models import Role, Site, User
-from server.quiz.definition import QuizInvalid, validate
+from server.quiz import definition
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 EDITORS = (Role.OWNER, Role.ADMIN)
-STARTER: dict[str, Any] = {
-    "title": "A new quiz",
-    "steps": [
-        {
-            "id": "first",
-            "type": "single",
-            "question": "What do you need?",
-            "options": [{"id": "a", "label": "Option A", "add": {"score": 1}}, {"id": "b", "label": "Option B"}],
-        },
-        {"id": "contact", "type": "contact", "fields": ["phone", "name"]},
-    ],
-    "results": {"score": "score"},
-    "show": [{"result": "score", "label": "Score"}],
+Invalid = (definition.QuizInvalid, popup.PopupInvalid, countdown.CountdownInvalid)
+VALIDATORS: dict[str, Callable[[Any, Site], None]] = {
+    "quiz": lambda config, site: definition.validate(config),
+    "popup": lambda config, site: popup.validate(config),
+    "countdown": lambda config, site: countdown.validate(config, site.timezone),
+}
+LABELS = {"quiz": "Quiz", "popup": "Popup", "countdown": "Countdown"}
+STARTERS: dict[str, dict[str, Any]] = {
+    "quiz": {
+        "title": "A new quiz",
+        "steps": [
+            {
+                "id": "first",
+                "type": "single",
+                "question": "What do you need?",
+                "options": [{"id": "a", "label": "Option A", "add": {"score": 1}}, {"id": "b", "label": "Option B"}],
+            },
+            {"id": "contact", "type": "contact", "fields": ["phone", "name"]},
+        ],
+        "results": {"score": "score"},
+        "show": [{"result": "score", "label": "Score"}],
+    },
+    "popup": {
+        "title": "A new offer",
+        "text": "Leave your number and we'll call you back.",
+        "fields": ["phone"],
+        "triggers": {"any": [{"type": "exit_intent"}, {"type": "delay", "seconds": 40}]},
+        "frequency": {"show": "session", "after_close_days": 7},
+    },
+    "countdown": {"mode": "evergreen", "minutes": 1440, "title": "A new offer", "expiry": {"action": "hide"}},
 }
 
 
-class QuizPages:
+def changes(older: dict[str, Any] | None, newer: dict[str, Any]) -> list[str]:
+    """What a version changed, field by field, in words short enough for a list."""
+    if older is None:
+        return ["created"]
+    out = []
+    for key in sorted(set(older["config"]) | set(newer["config"])):
+        before, after = older["config"].get(key), newer["config"].get(key)
+        if before != after:
+            text = f"{key}: {json.dumps(before, ensure_ascii=False)} → {json.dumps(after, ensure_ascii=False)}"
+            out.append(text if len(text) <= 160 else f"{key} changed")
+    if older["enabled"] != newer["enabled"]:
+        out.append("switched " + ("on" if newer["enabled"] else "off"))
+    return out or ["saved without changes"]
+
+
+class WidgetPages:
     def __init__(self, dashboard: Dashboard) -> None:
         self.dash = dashboard
         self.store = dashboard.store
@@ -42,21 +77,22 @@ class QuizPages:
         if isinstance(user, Response):
             return user
         if user.role not in EDITORS:
-            return self.dash.render(request, "forbidden.html", {"what": "edit quizzes"}, status_code=403)
+            return self.dash.render(request, "forbidden.html", {"what": "edit widgets"}, status_code=403)
         return user, await self.store.user_sites(user.id)
 
-    async def index(self, request: Request) -> Response:
+    async def index(self, request: Request, error: str | None = None, status_code: int = 200) -> Response:
         found = await self._editor(request)
         if isinstance(found, Response):
             return found
         _, sites = found
         rows = []
         for site in sites:
-            counts = await self.store.quiz_counts(site.id)
-            for widget in await self.store.site_widgets(site.id, "quiz"):
-                started, contacts = counts.get(widget.slug, (0, 0))
-                rows.append({"site": site, "widget": widget, "started": started, "contacts": contacts})
-        return self.dash.render(request, "quizzes.html", {"rows": rows, "sites": sites, "error": None})
+            counts = await self.store.widget_counts(site.id)
+            for kind in VALIDATORS:
+                for widget in await self.store.site_widgets(site.id, kind):
+                    rows.append({"site": site, "widget": widget, "counts": counts.get((kind, widget.slug), {})})
+        context = {"rows": rows, "sites": sites, "error": error, "labels": LABELS}
+        return self.dash.render(request, "widgets.html", context, status_code=status_code)
 
     async def create(self, request: Request) -> Response:
         found = await self._editor(request)
@@ -65,28 +101,31 @@ class QuizPages:
         form = await self.dash.checked_form(request)
         if isinstance(form, Response):
             return form
-        _, sites = found
-        site = next((s for s in sites if s.key == form.get("site")), None)
-        slug = str(form.get("slug") or "").strip()
-        if site is None or not SLUG.match(slug):
-            error = "Choose one of your sites and an id of lowercase letters, digits, '-' or '_' (up to 40)."
-            return self.dash.render(request, "quizzes.html", {"rows": [], "sites": sites, "error": error}, 400)
-        return RedirectResponse(f"/app/quizzes/{site.key}/{slug}", status_code=303)
+        site = next((s for s in found[1] if s.key == form.get("site")), None)
+        kind, slug = str(form.get("kind") or ""), str(form.get("slug") or "").strip()
+        if site is None or kind not in VALIDATORS or not SLUG.match(slug):
+            error = "Choose a site, a kind and an id of lowercase letters, digits, '-' or '_' (up to 40)."
+            return await self.index(request, error, 400)
+        return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}", status_code=303)
 
-    async def _site(self, request: Request, sites: list[Site]) -> Site | None:
-        return next((s for s in sites if s.key == request.path_params["site"]), None)
+    def _target(self, request: Request, sites: list[Site]) -> tuple[Site, str, str] | None:
+        site = next((s for s in sites if s.key == request.path_params["site"]), None)
+        kind, slug = request.path_params["kind"], request.path_params["slug"]
+        if site is None or kind not in VALIDATORS or not SLUG.match(slug):
+            return None
+        return site, kind, slug
 
     async def edit(self, request: Request) -> Response:
         found = await self._editor(request)
         if isinstance(found, Response):
             return found
-        site = await self._site(request, found[1])
-        slug = request.path_params["slug"]
-        if site is None or not SLUG.match(slug):
+        target = self._target(request, found[1])
+        if target is None:
             return self.dash.render(request, "not_found.html", {}, status_code=404)
-        widget = await self.store.get_widget(site.id, "quiz", slug)
-        source = json.dumps(widget.config if widget else STARTER, indent=2, ensure_ascii=False)
-        return self._page(request, site, slug, source, widget is None or widget.enabled, [], widget)
+        site, kind, slug = target
+        widget = await self.store.get_widget(site.id, kind, slug)
+        source = json.dumps(widget.config if widget else STARTERS[kind], indent=2, ensure_ascii=False)
+        return await self._page(request, target, source, widget is None or widget.enabled, [])
 
     async def save(self, request: Request) -> Response:
         found = await self._editor(request)
@@ -95,43 +134,52 @@ class QuizPages:
         form = await self.dash.checked_form(request)
         if isinstance(form, Response):
             return form
-        site = await self._site(request, found[1])
-        slug = request.path_params["slug"]
-        if site is None or not SLUG.match(slug):
+        target = self._target(request, found[1])
+        if target is None:
             return self.dash.render(request, "not_found.html", {}, status_code=404)
+        site, kind, slug = target
         source = str(form.get("definition") or "")
         enabled = form.get("enabled") == "on"
         try:
-            quiz = json.loads(source)
-            validate(quiz)
+            config = json.loads(source)
+            VALIDATORS[kind](config, site)
         except json.JSONDecodeError as exc:
             errors = [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
-        except QuizInvalid as exc:
+        except Invalid as exc:
             errors = exc.errors
         else:
-            widget = await self.store.put_widget(site.id, "quiz", quiz, enabled=enabled, slug=slug)
-            return RedirectResponse(f"/app/quizzes/{site.key}/{slug}?saved={widget.version}", status_code=303)
-        widget = await self.store.get_widget(site.id, "quiz", slug)
-        return self._page(request, site, slug, source, enabled, errors, widget, status_code=400)
+            widget = await self.store.put_widget(
+                site.id, kind, config, enabled=enabled, slug=slug, actor_id=found[0].id
+            )
+            return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={widget.version}", status_code=303)
+        return await self._page(request, target, source, enabled, errors, status_code=400)
 
-    def _page(
+    async def _page(
         self,
         request: Request,
-        site: Site,
-        slug: str,
+        target: tuple[Site, str, str],
         source: str,
         enabled: bool,
         errors: list[str],
-        widget: Any,
         status_code: int = 200,
     ) -> Response:
+        site, kind, slug = target
+        widget = await self.store.get_widget(site.id, kind, slug)
+        versions = await self.store.widget_history(widget.id) if widget else []
+        history = [
+            version | {"changes": changes(versions[i + 1] if i + 1 < len(versions) else None, version)}
+            for i, version in enumerate(versions)
+        ]
         context = {
             "site": site,
+            "kind": kind,
+            "label": LABELS[kind],
             "slug": slug,
             "source": source,
             "enabled": enabled,
             "errors": errors,
             "widget": widget,
+            "history": history,
             "saved": request.query_params.get("saved") if not errors else None,
         }
-        return self.dash.render(request, "quiz_edit.html", context, status_code=status_code)
+        return self.dash.render(request, "widget_edit.html", context, status_code=status_code)

@@ -1062,14 +1062,38 @@ class SQLiteStore:
         )
         return [_lead(r) for r in rows]
 
-    async def quiz_counts(self, site_id: int) -> dict[str, tuple[int, int]]:
-        """Per quiz slug: runs started, and runs that left contact details."""
+    async def widget_counts(self, site_id: int) -> dict[tuple[str, str], dict[str, int]]:
+        """Per (kind, slug): what visitors did with each quiz, popup and countdown offer."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
         rows = await self._all(
             "SELECT json_extract(answers, '$.quiz') AS slug, COUNT(*) AS started,"
             " SUM(status != 'partial') AS contacts FROM leads WHERE site_id = ? AND kind = 'quiz' GROUP BY slug",
             (site_id,),
         )
-        return {r["slug"]: (int(r["started"]), int(r["contacts"] or 0)) for r in rows}
+        for r in rows:
+            out[("quiz", r["slug"])] = {"started": int(r["started"]), "leads": int(r["contacts"] or 0)}
+        rows = await self._all(
+            "SELECT json_extract(props, '$.popup') AS slug, name, COUNT(*) AS n FROM visitor_events"
+            " WHERE site_id = ? AND name IN ('popup_shown', 'popup_closed', 'popup_converted') GROUP BY slug, name",
+            (site_id,),
+        )
+        for r in rows:
+            out.setdefault(("popup", r["slug"]), {})[r["name"].removeprefix("popup_")] = int(r["n"])
+        rows = await self._all(
+            "SELECT json_extract(answers, '$.popup') AS slug, COUNT(*) AS n FROM leads"
+            " WHERE site_id = ? AND kind = 'popup' GROUP BY slug",
+            (site_id,),
+        )
+        for r in rows:
+            out.setdefault(("popup", r["slug"]), {})["leads"] = int(r["n"])
+        rows = await self._all(
+            "SELECT json_extract(context, '$.offer') AS slug, COUNT(*) AS n FROM leads"
+            " WHERE site_id = ? AND json_extract(context, '$.offer') IS NOT NULL GROUP BY slug",
+            (site_id,),
+        )
+        for r in rows:
+            out.setdefault(("countdown", r["slug"]), {})["leads"] = int(r["n"])
+        return out
 
     async def visitor_event_counts(self, site_id: int) -> dict[str, int]:
         """How often each tracked event happened on a site (greetings shown and replied, and the like)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -10,9 +11,10 @@ import httpx
 import pytest
 
 from server.countdown import fixed_deadline
+from server.models import Role
 from tests.integration.test_callback_routing import ANNA, ORIGIN, callback_site, manager
 from tests.integration.test_visitor_socket import lead, send, visitor
-from tests.support import BeckonServer, login
+from tests.support import BeckonServer, csrf_from, login
 
 COUNTDOWNS: dict[str, dict[str, Any]] = {
     "autumn-sale": {"mode": "fixed", "deadline": "2030-11-30T23:59", "title": "Autumn sale"},
@@ -100,3 +102,19 @@ async def test_a_lead_from_an_offer_is_tagged_with_it_for_managers(beckon: Becko
     client = httpx.Client(base_url=beckon.base)
     login(client, *ANNA)
     assert 'class="offer-tag">autumn-sale<' in client.get(f"/app/leads/{ack['lead']}").text
+
+
+def test_moving_a_fixed_deadline_is_recorded_with_who_and_when(beckon: BeckonServer, shop: str) -> None:
+    beckon.add_user("cd.owner@example.test", "owner-password-1", sites=[shop], name="Oscar", role=Role.OWNER)
+    client = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(client, "cd.owner@example.test", "owner-password-1")
+    path = f"/app/widgets/{shop}/countdown/autumn-sale"
+    moved = COUNTDOWNS["autumn-sale"] | {"deadline": "2030-12-07T23:59"}
+    page = client.get(path)
+    reply = client.post(path, data={"csrf": csrf_from(page.text), "definition": json.dumps(moved), "enabled": "on"})
+    assert reply.status_code == 303
+    history = client.get(path).text
+    assert "by Oscar" in history and "deadline: &#34;2030-11-30T23:59&#34; → &#34;2030-12-07T23:59&#34;" in history
+    bad = COUNTDOWNS["autumn-sale"] | {"deadline": "soon"}
+    refused = client.post(path, data={"csrf": csrf_from(history), "definition": json.dumps(bad), "enabled": "on"})
+    assert refused.status_code == 400 and "deadline: &#39;soon&#39; is not a date and time" in refused.text

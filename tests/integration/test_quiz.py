@@ -258,10 +258,10 @@ def stored_quiz(server: BeckonServer, site: str, slug: str) -> Any:
 
 def test_an_owner_saves_a_valid_quiz_and_it_goes_live(beckon: BeckonServer, shop: str, editor: httpx.Client) -> None:
     quiz = copy.deepcopy(KITCHEN_QUIZ) | {"title": "Wardrobe <b>cost</b>"}
-    reply = save(editor, f"/app/quizzes/{shop}/wardrobe", json.dumps(quiz))
+    reply = save(editor, f"/app/widgets/{shop}/quiz/wardrobe", json.dumps(quiz))
     assert reply.status_code == 303 and "saved=1" in reply.headers["location"]
     assert stored_quiz(beckon, shop, "wardrobe").config["title"] == "Wardrobe <b>cost</b>"
-    listing = editor.get("/app/quizzes").text
+    listing = editor.get("/app/widgets").text
     assert "Wardrobe &lt;b&gt;cost&lt;/b&gt;" in listing and "<b>cost</b>" not in listing
     config = httpx.get(f"{beckon.base}/api/v1/sites/{shop}/config", headers={"Origin": ORIGIN}).json()
     assert "wardrobe" in config["widgets"]["quiz"]["items"]
@@ -281,21 +281,21 @@ def test_a_broken_quiz_is_refused_with_located_errors_and_nothing_changes(
     before = stored_quiz(beckon, shop, SLUG)
     quiz = copy.deepcopy(KITCHEN_QUIZ)
     change(quiz)
-    reply = save(editor, f"/app/quizzes/{shop}/{SLUG}", json.dumps(quiz))
+    reply = save(editor, f"/app/widgets/{shop}/quiz/{SLUG}", json.dumps(quiz))
     assert reply.status_code == 400 and "Not saved" in reply.text and error in reply.text
     after = stored_quiz(beckon, shop, SLUG)
     assert (after.version, after.config) == (before.version, before.config)
 
 
 def test_text_that_is_not_json_is_refused_with_its_line(shop: str, editor: httpx.Client) -> None:
-    reply = save(editor, f"/app/quizzes/{shop}/{SLUG}", '{\n  "title": "x",\n  "steps": [}\n')
+    reply = save(editor, f"/app/widgets/{shop}/quiz/{SLUG}", '{\n  "title": "x",\n  "steps": [}\n')
     assert reply.status_code == 400 and "Not valid JSON: line 3" in reply.text
 
 
 def test_managers_and_strangers_cannot_edit_quizzes(beckon: BeckonServer, shop: str) -> None:
     manager_client = httpx.Client(base_url=beckon.base, follow_redirects=False)
     login(manager_client, *ANNA)
-    assert manager_client.get(f"/app/quizzes/{shop}/{SLUG}").status_code == 403
+    assert manager_client.get(f"/app/widgets/{shop}/quiz/{SLUG}").status_code == 403
     outsider = httpx.Client(base_url=beckon.base, follow_redirects=False)
     login(outsider, *OUTSIDER)
-    assert outsider.get(f"/app/quizzes/{shop}/{SLUG}").status_code in (403, 404)
+    assert outsider.get(f"/app/widgets/{shop}/quiz/{SLUG}").status_code in (403, 404)
