@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint chromium clean
+.PHONY: demo test lint chromium node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,20 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The widgets' pure rules are unit-tested under Node's own test runner (tests/js/).
+node:
+	@command -v node >/dev/null || { \
+	  echo "installing Debian's nodejs for the widget rule tests"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
+
 demo: $(VENV)/.installed
 	$(BIN)/beckon demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium node lint
 	$(BIN)/pytest -q
 
 clean:
