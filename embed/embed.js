@@ -31,9 +31,10 @@
 
   d.addEventListener('click', e => {
     try {
-      let t = e.target.closest('[data-beckon-open]'), k = t && t.dataset.beckonOpen;
+      // data-beckon-open="kind" or "kind:id" (e.g. quiz:kitchen-cost)
+      let t = e.target.closest('[data-beckon-open]'), [k, id] = t ? t.dataset.beckonOpen.split(':') : [];
       // Once loaded, a kind that isn't enabled leaves the element's default action alone.
-      if (k && !dead && (!R || H[k])) { t.closest('a') && e.preventDefault(); call(['open', k]) }
+      if (k && !dead && (!R || H[k])) { t.closest('a') && e.preventDefault(); call(['open', k, id && { id }]) }
     } catch (_) {}
   });
 

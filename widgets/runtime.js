@@ -250,7 +250,8 @@ export function deepActive() {
 }
 
 let baseSheet;
-export function mount(kind, css) {
+// parent: the element to render into (an inline widget); default: the end of <body>.
+export function mount(kind, css, parent) {
   const host = D.createElement('div');
   host.dataset.beckonWidget = kind;
   const root = host.attachShadow({ mode: 'open' });
@@ -264,7 +265,7 @@ export function mount(kind, css) {
     el.textContent = BASE + css;
     root.append(el);
   }
-  (D.body || D.documentElement).append(host);
+  (parent || D.body || D.documentElement).append(host);
   return { host, root };
 }
 
