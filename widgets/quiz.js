@@ -5,13 +5,13 @@ const STYLE = `
 .q{font:16px/1.45 system-ui,sans-serif;color:#111827}
 .in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px}
 .bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a73}
-.pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;box-sizing:border-box;width:min(560px,100vw - 32px);
+.pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;width:min(560px,100vw - 32px);
  max-height:calc(var(--vh,100vh) - 40px);overflow:auto;padding:20px 24px;background:#fff;border-radius:14px;box-shadow:0 12px 40px #0005}
 h2{margin:0 40px 12px 0;font-size:19px}
 h3{margin:18px 0 12px;font-size:17px}
 p{margin:0 0 10px}
 .x{position:absolute;top:10px;right:10px;width:40px;height:40px;border:0;background:none;color:#6b7280;font-size:26px}
-.bar{height:6px;background:#e5e7eb}
+.bar{height:6px;margin-bottom:14px;background:#e5e7eb}
 .bar i{display:block;height:100%;background:var(--a);transition:width .3s}
 .g{display:grid;gap:8px}
 .im{grid-template-columns:repeat(auto-fill,minmax(130px,1fr))}
@@ -19,7 +19,8 @@ p{margin:0 0 10px}
 .o[aria-pressed=true],.o:has(:checked){border-color:var(--a);box-shadow:inset 0 0 0 1px var(--a)}
 .im .o{flex-direction:column;padding:8px}
 .o img{width:100%;aspect-ratio:4/3;object-fit:contain}
-input,textarea,button{box-sizing:border-box;max-width:100%;font:inherit;accent-color:var(--a);cursor:pointer}
+*{box-sizing:border-box}
+input,textarea,button{max-width:100%;font:inherit;accent-color:var(--a);cursor:pointer}
 .t,textarea{width:100%;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;cursor:auto}
 [type=checkbox]{width:20px;height:20px;flex:none;margin:0}
 .num{display:flex;flex-wrap:wrap;gap:12px;align-items:center}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Locator, Page, Route, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute, expect
 
 from server.demo import KITCHEN_QUIZ
 from server.quiz.formula import FormulaError, compute
@@ -104,6 +106,9 @@ def test_a_straight_kitchen_gets_a_compact_price_and_the_bonus(beckon: BeckonSer
     expect(quiz).to_contain_text("We save your answers as you go")
     expect(quiz.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
     expect(quiz.get_by_role("img", name="Straight")).to_be_visible()
+    # Nothing is stored or sent before the visitor answers.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.includes(':quiz:'))") == []
+    assert beckon.leads(key) == []
 
     choose(quiz, "Straight")
     number(quiz, WALLS, 3)
@@ -145,8 +150,12 @@ def test_a_long_island_kitchen_takes_the_other_way(beckon: BeckonServer, new_con
     choose(quiz, "Matt lacquer")
     expect(question(quiz, EXTRAS)).to_be_visible()
     quiz.get_by_label("Stone worktop").check()
+    # What the page knows about the visitor fills the contact step.
+    page.evaluate("Beckon('identify', {name: 'Ivan Island', phone: '020 7946 0702'})")
     quiz.get_by_role("button", name="Next").click()
-    leave_contact(quiz, "020 7946 0702", "Ivan Island")
+    expect(question(quiz, CONTACT)).to_be_visible()
+    expect(quiz.get_by_label("Phone")).to_have_value("020 7946 0702")
+    quiz.get_by_role("button", name="Show my result").click()
 
     # 7400 + 10 m × (650 + 520 + 80) + 3 m × 900 + 1800 = 24,400; × 1.15 = 28,060 → 28,100
     expect(quiz).to_contain_text("From $24,400")
@@ -156,6 +165,17 @@ def test_a_long_island_kitchen_takes_the_other_way(beckon: BeckonServer, new_con
     expect(quiz).to_contain_text("OAK10")
     [lead] = beckon.leads(key)
     assert path_of(lead) == ["layout", "island", "length", "fronts", "finish", "extras"]
+    assert lead.name == "Ivan Island"
+
+
+def test_a_russian_visitor_gets_the_quiz_in_russian(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-ru")
+    page = open_page(new_context(locale="ru-RU"), beckon, key)
+    quiz = inline_quiz(page)
+    expect(quiz).to_contain_text("Мы сохраняем ответы по ходу теста")
+    choose(quiz, "Straight")
+    expect(quiz.get_by_role("button", name="Назад")).to_be_visible()
+    expect(quiz.get_by_role("button", name="Далее")).to_be_visible()
 
 
 def test_going_back_keeps_answers_and_a_changed_answer_changes_the_way(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
@@ -192,7 +212,7 @@ def test_going_back_keeps_answers_and_a_changed_answer_changes_the_way(beckon: B
 
 def outbox_empty(page: Page, key: str) -> None:
     """Every frame answered by the server (the runtime drops a frame from its outbox on its ack)."""
-    page.wait_for_function(f"!localStorage.getItem('beckon:{key}:outbox')")
+    page.wait_for_function(f"!JSON.parse(localStorage.getItem('beckon:{key}:outbox') || '[]').length")
 
 
 def test_a_reload_continues_where_the_visitor_was_and_makes_one_lead(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
@@ -230,6 +250,98 @@ def test_a_reload_continues_where_the_visitor_was_and_makes_one_lead(beckon: Bec
     quiz.get_by_role("link", name="Start again").click()
     expect(question(quiz, LAYOUT)).to_be_visible()
     expect(quiz.get_by_role("button", name="U-shaped")).to_have_attribute("aria-pressed", "false")
+
+
+SAVED = "Your answers are saved; the result will appear here once the connection is back."
+
+
+def answer_offline(page: Page, key: str, name: str) -> Locator:
+    """Online for the first answer, then the connection drops before the rest and the contact."""
+    quiz = inline_quiz(page)
+    choose(quiz, "Straight")
+    expect(question(quiz, WALLS)).to_be_visible()
+    outbox_empty(page, key)
+    page.context.set_offline(True)
+    number(quiz, WALLS, 3)
+    choose(quiz, "Painted MDF")
+    quiz.get_by_role("button", name="Skip").click()
+    leave_contact(quiz, "020 7946 0706", name)
+    expect(quiz.get_by_role("status")).to_have_text(SAVED)
+    return quiz
+
+
+def test_offline_the_visitor_is_told_the_answers_are_saved_and_gets_the_result_when_back(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-offline")
+    page = open_page(new_context(), beckon, key)
+    quiz = answer_offline(page, key, "Olive Offline")
+    page.context.set_offline(False)
+    expect(quiz).to_contain_text("From $5,800", timeout=20_000)
+    page.wait_for_function("window.__leads.length == 1")
+    [lead] = beckon.leads(key)
+    assert lead.status == "new" and lead.name == "Olive Offline"
+
+
+def test_the_result_of_answers_sent_from_an_earlier_page_view_shows_on_the_next(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-later")
+    page = open_page(new_context(), beckon, key)
+    answer_offline(page, key, "Lars Later")
+    page.context.set_offline(False)
+    page.reload()
+    quiz = inline_quiz(page)
+    expect(quiz).to_contain_text("From $5,800")
+    expect(quiz).to_contain_text("OAK10")
+    page.wait_for_function("window.__leads.length == 1")
+    outbox_empty(page, key)
+    [lead] = beckon.leads(key)
+    assert lead.status == "new" and lead.name == "Lars Later"
+
+
+def test_the_server_has_the_last_word_on_the_next_step(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-authority")
+    ctx = new_context()
+
+    def disagree(ws: WebSocketRoute) -> None:
+        """The server's reckoning differs from the widget's: after the fronts it wants the finish."""
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "ack" and (frame.get("quiz") or {}).get("next") == "extras":
+                frame["quiz"]["next"] = "finish"
+            ws.send(json.dumps(frame))
+
+        server.on_message(to_page)
+
+    ctx.route_web_socket(re.compile(r"/ws/visitor"), disagree)
+    page = open_page(ctx, beckon, key)
+    quiz = inline_quiz(page)
+    choose(quiz, "Straight")
+    number(quiz, WALLS, 3)
+    choose(quiz, "Painted MDF")
+    expect(question(quiz, FINISH)).to_be_visible()
+    quiz.get_by_role("button", name="Back").click()
+    expect(question(quiz, FRONTS)).to_be_visible()
+
+
+def test_too_many_quiz_runs_get_the_servers_friendly_message(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon(BECKON_LEAD_LIMIT_PER_VISITOR="1")
+    key = quiz_site(server, "quiz-flood")
+    page = open_page(new_context(), server, key)
+    choose(inline_quiz(page), "Straight")
+    outbox_empty(page, key)
+    # The same visitor starts a second run from scratch.
+    page.evaluate(f"localStorage.removeItem('beckon:{key}:quiz:{SLUG}')")
+    page.reload()
+    quiz = inline_quiz(page)
+    choose(quiz, "U-shaped")
+    expect(quiz.get_by_role("alert")).to_have_text(
+        "You're sending requests too quickly. Please wait a little and try again."
+    )
+    assert len(server.leads(key)) == 1
 
 
 def test_keyboard_only_through_the_dialog_opened_from_a_button(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
