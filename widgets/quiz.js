@@ -125,7 +125,7 @@ export default function quiz(rt, config) {
     steps.forEach(s => by[s.id] = s);
     const cs = steps.find(s => s.type == 'contact') || {};
     const T = (k, v) => {
-      const f = K + '.' + k, s = it.texts?.[k] ?? config.texts?.[k] ?? rt.site().texts?.[f] ?? B[L][k] ?? B.en[k];
+      const f = K + '.' + k, s = it.texts?.[k] ?? config.texts?.[k] ?? rt.site().texts?.[f] ?? B[L][k];
       return rt.t(s == null ? 'chat.' + k : f, v, { [f]: s, ...config.texts }); // else chat's or the runtime's
     };
     const oid = (o, i) => String(o.id ?? i + 1), picked = s => [].concat(S.a[s.id] ?? []);
@@ -144,18 +144,18 @@ export default function quiz(rt, config) {
       return chosen(s).find(o => o.next)?.next || s.next || follow(s.id);
     };
     // Steps on the longest way left: progress grows with every step.
-    const far = (id, m) => !by[id] ? 0 : m[id] ??= 1 + M.max(...[...by[id].branches || [], ...by[id].options || []]
-      .map(x => x.next).filter(Boolean).concat(by[id].next || follow(id)).map(x => far(x, m)));
+    const far = (id, m, s = by[id]) => !s ? 0 : m[id] ??= 1 + M.max(...[...s.branches || [], ...s.options || [], { next: s.next || follow(id) }]
+      .map(x => far(x.next, m)));
 
     // S: r run, n frames sent, a answers (kept on going back), h path (ending in the current step or
     // 'result'), x step reached after frame n, res result, ct contact, cb callback, le lead emitted, e error.
     let S, tm, slow;
     const fresh = () => ({ h: [steps[0].id], a: {} });
     try { S = JSON.parse(localStorage.getItem(SK)) } catch (e) {}
-    if (!(S?.at > Date.now() - KEEP && S.h?.[0] == steps[0].id && S.h.every(x => by[x] || x == RES))) S = fresh();
-    const save = () => { S.at = Date.now(); try { localStorage.setItem(SK, JSON.stringify(S)) } catch (e) {} };
+    if (!(S?.at > Date.now() - KEEP && S.h?.every(x => by[x] || x == RES))) S = fresh();
+    const save = () => { S.at = Date.now(); try { localStorage.setItem(SK, JSON.stringify({ ...S, e: 0 })) } catch (e) {} };
     const cur = () => S.h.at(-1);
-    const redraw = () => views.forEach(b => draw(b)), commit = () => { save(); redraw() };
+    const redraw = () => views.forEach(b => b.isConnected ? draw(b) : views.delete(b)), commit = () => { save(); redraw() };
     const go = to => {
       const i = S.h.indexOf(to);
       i < 0 ? S.h[S.h.length - 1] = to : S.h.length = i + 1;
@@ -183,7 +183,7 @@ export default function quiz(rt, config) {
       if (f.run != S.r) return;
       const x = a.quiz || {}, to = x.complete ? RES : x.next;
       let moved, c = S.x;
-      while (by[c]?.type == 'info') c = nextOf(by[c], vars({})); // as the server's next does
+      while (by[c]?.type == 'info') c = nextOf(by[c], vars({})); // skipped by the server's next
       if (a.callback) S.cb = { ...a.callback, t: Date.now() };
       if (f.contact && !S.le) rt.emit('lead', { kind: K, lead: a.lead, id: f.id }, S.le = 1);
       if (f.n == S.n && cur() == S.x && !S.res) {
@@ -222,7 +222,7 @@ export default function quiz(rt, config) {
       if (id != RES || S.res) { clearTimeout(tm); tm = slow = 0 }
 
       if (S.res) {
-        const R = S.res, cb = S.cb && Date.now() - S.cb.t < 6e5 && S.cb, a = h('a', { href: '#' }, T('again'));
+        const R = S.res, cb = S.cb || {}, n = cb.promise_seconds || 30, age = Date.now() - cb.t, a = h('a', { href: '#' }, T('again'));
         head = h('h3', { class: 'qq', tabindex: -1 }, T('result'));
         kids.push(head, ...(R.shown || []).map(x => h('p', { class: 'big' }, x.label, ' ', h('b', {}, x.value))),
           ...[...R.texts || [], ...(R.failed || []).map(x => T('failed', { label: x.label }))].map(x => h('p', {}, x)));
@@ -233,8 +233,8 @@ export default function quiz(rt, config) {
             navigator.clipboard?.writeText(R.bonus.code).catch(() => {});
           })), h('p', {}, R.bonus.text || ''));
         }
-        if (cb) kids.push(h('p', {}, cb.state == 'ringing' ? rt.t('callback.within', { n: cb.promise_seconds || 30 })
-          : rt.t('callback.thanks_later')));
+        kids.push(h('p', {}, cb.state == 'ringing' && age < n * 1e3 ? rt.t('callback.within', { n })
+          : cb.state == 'scheduled' && age < 864e5 ? rt.t('callback.thanks_later') : ''));
         on(a, 'click', e => {
           e.preventDefault();
           S = fresh();
@@ -243,10 +243,10 @@ export default function quiz(rt, config) {
         kids.push(h('p', { class: 'sm' }, a));
       } else if (id == RES) { // slow or offline: say it is saved
         if (!tm) {
-          slow = navigator.onLine === false;
+          slow = !navigator.onLine;
           tm = setTimeout(G(() => { slow = 1; cur() == RES && !S.res && redraw() }), 3e3);
         }
-        head = h('p', { class: 'qq', role: 'status', tabindex: -1 }, slow ? T('saved') : T('sending'));
+        head = h('p', { class: 'qq', role: 'status', tabindex: -1 }, T(slow ? 'saved' : 'sending'));
         kids.push(head, err, h('div', { class: 'nav' }, back));
       } else {
         const t = s.type, opt = s.required === false, v = S.a[id], qid = 'bkq-q', nav = h('div', { class: 'nav' }, back);
@@ -276,7 +276,6 @@ export default function quiz(rt, config) {
           on(r, 'input', () => n.value = r.value);
           on(n, 'input', () => n.value && (r.value = n.value));
           body = h('div', { class: 'num' }, r, h('span', {}, n, s.unit || ''));
-          // the browser's message for a number out of range or off the steps
           get = () => !n.value ? opt ? null : bad(T('required')) : n.checkValidity() ? n.valueAsNumber : bad(n.validationMessage);
         } else if (t == 'text') {
           body = first = h('textarea', { id: 'bkq-i', rows: 3, maxlength: 1000, placeholder: s.placeholder || '' });
@@ -329,15 +328,14 @@ export default function quiz(rt, config) {
   }
 
   // Inline quizzes, also those added later
+  const show = (q, host, box, f) => {
+    host.style.setProperty('--a', color(I[q]));
+    ctl(q).views.add(box);
+    ctl(q).draw(box, f);
+  };
   const scan = () => D.querySelectorAll('[data-beckon-quiz]').forEach(el => {
-    const c = I[el.dataset.beckonQuiz] && !seen.has(el) && ctl(el.dataset.beckonQuiz);
-    if (!c) return;
-    const { host, root } = rt.mount(K, STYLE, el), box = h('div', { class: 'q in' });
-    seen.add(el);
-    host.style.setProperty('--a', color(I[el.dataset.beckonQuiz]));
-    root.append(box);
-    c.views.add(box);
-    c.draw(box);
+    const q = el.dataset.beckonQuiz, m = I[q] && !seen.has(el) && rt.mount(K, STYLE, el);
+    if (m) show(q, m.host, m.root.appendChild(h('div', { class: 'q in' })), !seen.add(el));
   });
   scan();
   new MutationObserver(G(scan)).observe(D.documentElement, { childList: true, subtree: true });
@@ -370,9 +368,7 @@ export default function quiz(rt, config) {
     else prev = rt.deepActive();
     P.slug = slug;
     P.w.hidden = false;
-    P.host.style.setProperty('--a', color(I[slug]));
-    ctl(slug).views.add(P.box);
-    ctl(slug).draw(P.box, 1);
+    show(slug, P.host, P.box, 1);
     P.fit();
     rt.busy(K, true);
     rt.emit('open', { kind: K });
@@ -383,7 +379,7 @@ export default function quiz(rt, config) {
     P.slug = 0;
     P.w.hidden = true;
     rt.busy(K, false);
-    try { prev.isConnected && prev.focus() } catch (e) {}
+    prev?.focus();
     rt.emit('close', { kind: K });
   }
 
