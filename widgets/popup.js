@@ -102,7 +102,7 @@ const STYLE = `
 .p:focus,.ok:focus{outline:none}
 @keyframes in{from{opacity:0;transform:translateY(8px)}}
 .modal .p{inset:0;margin:auto;width:440px;height:fit-content;max-height:calc(var(--vh,100vh) - 32px)}
-.slide .p{right:20px;bottom:96px;width:340px;max-height:calc(100vh - 116px)}
+.slide .p{left:20px;bottom:20px;width:340px;max-height:calc(100vh - 40px)}
 .p{max-width:calc(100vw - 32px)}
 .bar .p{left:0;right:0;max-width:none;display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:12px 56px 12px 20px;border-radius:0}
 .bar-top .p{top:0}.bar-bottom .p{bottom:0}

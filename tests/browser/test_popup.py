@@ -381,3 +381,22 @@ def test_on_a_phone_a_fast_scroll_up_is_the_exit_and_the_popup_is_full_width(bec
     assert box is not None and box["width"] >= 389
     phone = dialog.get_by_label("Phone")
     assert phone.evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 16
+
+
+def test_a_rate_limit_is_explained_at_the_form(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon(BECKON_LEAD_LIMIT_PER_VISITOR="1")
+    key = popup_site(server, "pop-flood", {"exit-offer": offer(), "other-offer": offer(title="Another offer")})
+    page = visit(new_context(), server, key, clock=False)
+    page.evaluate("Beckon('open', 'popup', {id: 'exit-offer'})")
+    dialog = page.get_by_role("dialog", name=TITLE)
+    dialog.get_by_label("Phone").fill("020 7946 0710")
+    dialog.get_by_role("button", name="Get my code").click()
+    expect(dialog.get_by_text("OAK10", exact=True)).to_be_visible()
+
+    page.evaluate("Beckon('open', 'popup', {id: 'other-offer'})")
+    other = page.get_by_role("dialog", name="Another offer")
+    other.get_by_label("Phone").fill("020 7946 0711")
+    other.get_by_role("button", name="Get my code").click()
+    expect(other.get_by_role("alert")).to_contain_text("too quickly")
+    expect(other.get_by_label("Phone")).not_to_have_attribute("aria-invalid", "true")
+    assert [lead.phone for lead in server.leads(key)] == ["+442079460710"]
