@@ -321,9 +321,12 @@ function record() {
   store('session', 'session', J(s));
   return s;
 }
+// The offer (a countdown's slug) the visitor acted on in this page view: every lead carries it.
+let deal;
+export const offer = v => { deal = v };
 export function context() {
   const s = record(); // also catches single-page-app navigations since start()
-  return { url: location.href, title: D.title, referrer: s.referrer || '', landing: s.landing, utm: s.utm, trail: s.trail };
+  return { url: location.href, title: D.title, referrer: s.referrer || '', landing: s.landing, utm: s.utm, trail: s.trail, offer: deal };
 }
 
 // ---- transport
