@@ -289,8 +289,12 @@ def test_the_result_of_answers_sent_from_an_earlier_page_view_shows_on_the_next(
     key = quiz_site(beckon, "quiz-later")
     page = open_page(new_context(), beckon, key)
     answer_offline(page, key, "Lars Later")
-    page.context.set_offline(False)
-    page.reload()
+    # The visitor leaves while still offline and comes back later.
+    ctx = page.context
+    page.close()
+    ctx.set_offline(False)
+    page = ctx.new_page()
+    page.goto(f"{SHOP}/")
     quiz = inline_quiz(page)
     expect(quiz).to_contain_text("From $5,800")
     expect(quiz).to_contain_text("OAK10")
