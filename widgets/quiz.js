@@ -3,7 +3,7 @@
 
 const STYLE = `
 .q{font:16px/1.45 system-ui,sans-serif;color:#111827}
-.in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px}
+.in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px;background:#fff}
 .bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a73}
 .pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;width:min(560px,100vw - 32px);
  max-height:calc(var(--vh,100vh) - 40px);overflow:auto;padding:20px 24px;background:#fff;border-radius:14px;box-shadow:0 12px 40px #0005}

@@ -53,8 +53,10 @@ def open_page(
 ) -> Page:
     body = (
         '<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1"><title>Kitchens</title>'
-        "<script>window.__leads = [];</script>"
-        f"{snippet(server, key)}<script>Beckon('on', 'lead', function (d) {{ __leads.push(d); }});</script>"
+        "<script>window.__leads = []; window.__events = [];</script>"
+        f"{snippet(server, key)}<script>Beckon('on', 'lead', function (d) {{ __leads.push(d); }});"
+        "Beckon('on', 'open', function (d) { __events.push('open:' + d.kind); });"
+        "Beckon('on', 'close', function (d) { __events.push('close:' + d.kind); });</script>"
         "<h1>Kitchens</h1>"
         + (f'<button data-beckon-open="quiz:{SLUG}">Estimate your kitchen price</button>' if button else "")
         + (f'<section data-beckon-quiz="{SLUG}"></section>' if inline else "")
@@ -388,6 +390,7 @@ def test_keyboard_only_through_the_dialog_opened_from_a_button(beckon: BeckonSer
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
+    assert page.evaluate("window.__events") == ["open:quiz", "close:quiz"]
     # Opened again, it is where the visitor left it.
     page.keyboard.press("Enter")
     expect(question(dialog, EXTRAS)).to_be_focused()
@@ -535,4 +538,34 @@ def test_the_demo_home_page_offers_the_estimate(beckon: BeckonServer, new_contex
         assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), label
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+    # From a script, without an id: the site's first quiz.
+    page.evaluate("Beckon('open', 'quiz')")
+    expect(question(dialog, LAYOUT)).to_be_visible()
     assert errors == []
+
+
+def test_the_quiz_works_under_a_strict_content_security_policy(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-csp")
+    ctx = new_context()
+    csp = (
+        f"default-src 'none'; script-src {beckon.base}; connect-src {beckon.base} {beckon.ws_base}; "
+        f"style-src 'self'; img-src {SHOP}"
+    )
+    body = (
+        f'<!doctype html><title>Strict</title><h1>Strict</h1><div data-beckon-quiz="{SLUG}"></div>'
+        f'<script async src="{beckon.base}/embed.js" data-site="{key}"></script>'
+    )
+    serve_page(ctx, f"{SHOP}/strict", body, csp)
+    serve_images(ctx)
+    page = ctx.new_page()
+    errors = collect_errors(page)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{SHOP}/strict")
+    quiz = inline_quiz(page)
+    choose(quiz, "U-shaped")
+    number(quiz, WALLS, 12)
+    # The branch (length >= 9) is worked out without eval.
+    expect(quiz).to_contain_text("free design visit")
+    expect(quiz.get_by_role("progressbar")).not_to_have_attribute("aria-valuenow", "0")
+    assert errors == [] and violations == []
