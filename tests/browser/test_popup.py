@@ -400,3 +400,29 @@ def test_a_rate_limit_is_explained_at_the_form(fresh_beckon, new_context) -> Non
     expect(other.get_by_role("alert")).to_contain_text("too quickly")
     expect(other.get_by_label("Phone")).not_to_have_attribute("aria-invalid", "true")
     assert [lead.phone for lead in server.leads(key)] == ["+442079460710"]
+
+
+def test_under_a_strict_csp_the_popup_works_without_a_violation(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = popup_site(beckon, "pop-csp", {"exit-offer": offer()})
+    ctx = new_context()
+    csp = (
+        f"default-src 'none'; script-src {beckon.base}; connect-src {beckon.base} {beckon.ws_base}; "
+        "style-src 'self'; img-src data:"
+    )
+    body = (
+        f'<!doctype html><title>Strict</title><script async src="{beckon.base}/embed.js" data-site="{key}"></script>'
+        '<button type="button" data-beckon-open="popup:exit-offer">See the offer</button>'
+    )
+    serve_page(ctx, f"{SHOP}/strict", body, csp)
+    page = ctx.new_page()
+    errors = collect_errors(page)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{SHOP}/strict")
+    ready(page)
+    page.get_by_role("button", name="See the offer").click()
+    dialog = page.get_by_role("dialog", name=TITLE)
+    dialog.get_by_label("Phone").fill("020 7946 0720")
+    dialog.get_by_role("button", name="Get my code").click()
+    expect(dialog.get_by_text("OAK10", exact=True)).to_be_visible()
+    assert errors == [] and violations == []
