@@ -17,8 +17,9 @@ export function split(ms) {
   return [s / 86400 | 0, s / 3600 % 24 | 0, s / 60 % 60 | 0, s % 60];
 }
 
+const PR = {};
 export const plural = lang => {
-  const P = new Intl.PluralRules(lang);
+  const P = PR[lang] ||= new Intl.PluralRules(lang);
   return (forms, n) => {
     const f = String(forms).split(' '), c = P.select(n);
     return f[c == 'one' ? 0 : c == 'few' && f[2] ? 1 : f.length - 1];
@@ -142,7 +143,7 @@ export default function countdown(rt, config) {
     const now = Date.now();
     for (const slug in S) {
       const s = S[slug];
-      if (s.phase != 'run') continue;
+      if (s.phase != 'run' || !s.views.length) continue; // a closed bar does nothing at the deadline
       const ms = left(s, now);
       if (s.rolled) s.rolled = 0, ask(s); // the one after next, in the background
       if (ms > 0) { any = 1; s.views.forEach(v => paint(v, ms)) }
@@ -185,6 +186,7 @@ export default function countdown(rt, config) {
   function drop(v) {
     v.host.remove();
     v.ro && v.ro.disconnect();
+    v.bar && pad(v, 0);
     const a = v.s.views;
     a.splice(a.indexOf(v) >>> 0, 1);
   }
@@ -207,19 +209,29 @@ export default function countdown(rt, config) {
       // The bar is fixed; this placeholder in the page's flow keeps everything under it reachable.
       v.ph = h('div');
       root.append(v.ph);
-      if (self.ResizeObserver) v.ro = new ResizeObserver(G(() => { v.ph.style.height = v.w ? v.w.offsetHeight + 'px' : 0 }));
+      if (self.ResizeObserver) v.ro = new ResizeObserver(G(() => { pad(v, v.w ? v.w.offsetHeight : 0) }));
     }
     root.append(v.box);
     s.views.push(v);
-    if (s.phase != 'wait') fill(v);
+    if (s.phase != 'wait') fill(v), tick();
     return v;
+  }
+
+  // The bar's room: the placeholder's height, and scroll padding so that anchors and focused
+  // elements land clear of it (added to the page's own).
+  const pads = {};
+  function pad(v, px) {
+    const R = D.documentElement.style, k = v.pos == 'top' ? 'scrollPaddingTop' : 'scrollPaddingBottom';
+    if (!pads[k]) pads[k] = [R[k], parseFloat(getComputedStyle(D.documentElement)[k]) || 0];
+    v.ph.style.height = px + 'px';
+    R[k] = px ? pads[k][1] + px + 'px' : pads[k][0];
   }
 
   function fill(v) {
     const s = v.s, it = s.it, own = { ...TX[lang], ...config.texts, ...it.texts };
     const T = v.T = k => rt.t(K + '.' + k, null, own), kids = [];
     v.w = v.t = null;
-    if (s.phase == 'wait') return v.box.replaceChildren(), v.ph && (v.ph.style.height = 0);
+    if (s.phase == 'wait') return v.box.replaceChildren(), v.bar && pad(v, 0);
     it.title && kids.push(h('p', { class: 'ti' }, String(it.title)));
     if (s.phase == 'msg') kids.push(h('p', { class: 'msg', role: 'status' }, String(it.expiry.message)));
     else {

@@ -59,7 +59,8 @@ def page_html(server: BeckonServer, key: str, title: str, inline: tuple[str, ...
     return (
         '<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title>{snippet(server, key)}<h1>{title}</h1>{spots}"
-        '<p>Solid oak, made in our own workshop.</p><div style="height:2000px"></div>'
+        '<p>Solid oak, made in our own workshop. <a href="#prices">Prices</a></p><div style="height:1500px"></div>'
+        '<h2 id="prices">Prices</h2><div style="height:1500px"></div>'
         '<footer><a href="/other">Last link on the page</a></footer>'
     )
 
@@ -118,6 +119,11 @@ def test_the_bar_counts_down_to_the_servers_deadline_and_covers_nothing(beckon: 
     heading = page.get_by_role("heading", name="Home").bounding_box()
     assert region and heading and region["y"] == 0 and heading["y"] >= region["y"] + region["height"]
     expect(bar(page).get_by_role("button", name="Call me about the offer")).to_be_visible()
+    # A link to a part of the page lands it below the bar.
+    page.get_by_role("link", name="Prices").click()
+    expect(page).to_have_url(f"{SHOP}/#prices")
+    prices = page.get_by_role("heading", name="Prices").bounding_box()
+    assert prices and region["height"] - 1 <= prices["y"] < region["height"] + 20
     assert errors == []
 
 
