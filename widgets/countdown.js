@@ -86,8 +86,9 @@ button{font:inherit;cursor:pointer}
 .inl i{font-size:12px}
 .msg{font-weight:500}
 @keyframes in{from{opacity:0}}
-@media (max-width:600px){.bar{padding:6px 46px 6px 10px;font-size:14px}.bottom{padding:6px 78px 6px 46px}.bar .in{gap:4px 10px}
- .bar b{font-size:16px}.inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}
+@media (max-width:600px){.bar{padding:5px 44px 5px 8px;font-size:14px}.bottom{padding:5px 76px 5px 44px}.bar .in{gap:4px 8px}
+ .bar .t{gap:4px}.bar .g{min-width:1.9em;padding:2px 3px}.bar b{font-size:15px}.bar i{font-size:10px}.bar .cta{padding:5px 10px;font-size:13px}
+ .inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}
 `;
 
 export default function countdown(rt, config) {
