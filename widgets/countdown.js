@@ -140,17 +140,17 @@ export default function countdown(rt, config) {
   }));
 
   function tick() {
-    let any = 0;
-    const now = Date.now();
+    const now = Date.now(), counting = s => s.phase == 'run' && s.views.length;
     for (const slug in S) {
       const s = S[slug];
-      if (s.phase != 'run' || !s.views.length) continue; // a closed bar does nothing at the deadline
+      if (!counting(s)) continue; // a closed bar does nothing at the deadline
       const ms = left(s, now);
       if (s.rolled) s.rolled = 0, ask(s); // the one after next, in the background
-      if (ms > 0) { any = 1; s.views.forEach(v => paint(v, ms)) }
+      if (ms > 0) s.views.forEach(v => paint(v, ms));
       else if (s.daily) s.dl = 0, s.phase = 'wait', s.views.forEach(fill), ask(s); // no next known: ask
       else expire(s);
     }
+    const any = Object.values(S).some(counting); // also a follow-up switched to just now
     if (any && !timer) timer = setInterval(G(tick), 1e3);
     if (!any && timer) clearInterval(timer), timer = 0;
   }
@@ -203,7 +203,9 @@ export default function countdown(rt, config) {
 
   // A place a countdown shows: the bar (no el) or an inline element. Empty until the server answers.
   function show(slug, el) {
-    const s = state(slug), { host, root } = rt.mount(K, STYLE, el), v = { s, host, el, bar: !el, box: h('div') };
+    const s = state(slug);
+    if (s.phase == 'gone') return;
+    const { host, root } = rt.mount(K, STYLE, el), v = { s, host, el, bar: !el, box: h('div') };
     if (v.bar) {
       v.pos = edge(items[slug]);
       if (v.pos == 'top') (D.body || D.documentElement).prepend(host);
@@ -215,7 +217,6 @@ export default function countdown(rt, config) {
     root.append(v.box);
     s.views.push(v);
     if (s.phase != 'wait') fill(v), tick();
-    return v;
   }
 
   // The bar's room: the placeholder's height, and scroll padding so that anchors and focused
