@@ -159,7 +159,9 @@ def test_a_visitors_clock_an_hour_fast_still_shows_the_real_time_left(beckon: Be
     assert page_now(page) - time.time() > HOUR - 60  # the page really believes it is an hour later
     # Counted by the server's clock: about two hours, not the one the visitor's clock suggests.
     assert abs(shown(bar(page)) - (ends - time.time())) <= 3
-    expect(bar(page).get_by_role("timer")).to_have_attribute("aria-label", re.compile(r"^1 hour \d{1,2} minutes? left$"))
+    expect(bar(page).get_by_role("timer")).to_have_attribute(
+        "aria-label", re.compile(r"^1 hour \d{1,2} minutes? left$")
+    )
 
 
 def test_russian_labels_and_the_owners_colour(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
@@ -273,7 +275,11 @@ def test_a_daily_countdown_rolls_over_to_the_next_day_at_its_deadline(beckon: Be
     key = countdown_site(
         beckon,
         "cd-daily",
-        {"dispatch": sale(0, mode="daily", time=at, display="inline", title="Order by " + at + " for same-day dispatch")},
+        {
+            "dispatch": sale(
+                0, mode="daily", time=at, display="inline", title="Order by " + at + " for same-day dispatch"
+            )
+        },
     )
     due = daily_deadlines(at, None, "UTC", time.time())
     assert due.following is not None
