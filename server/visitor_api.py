@@ -88,7 +88,7 @@ class VisitorAPI:
         # Kinds with several widgets per site (quizzes, popups, countdowns) list them by slug.
         for w in rows:
             if w.slug:
-                widgets.setdefault(w.kind, {}).setdefault("items", {})[w.slug] = self._item_for_visitor(site, w)
+                widgets.setdefault(w.kind, {}).setdefault("items", {})[w.slug] = self._item_for_visitor(site, w, base)
         # A widget kind whose chunk isn't built yet is left out rather than loaded broken.
         widgets = {kind: cfg for kind, cfg in widgets.items() if kind in self.assets.chunks}
         if "callback" in widgets:
@@ -118,17 +118,19 @@ class VisitorAPI:
         return Response(raw, media_type="application/json", headers=headers)
 
     @staticmethod
-    def _item_for_visitor(site: Site, widget: Widget) -> dict[str, Any]:
+    def _item_for_visitor(site: Site, widget: Widget, base: str) -> dict[str, Any]:
         consent = {
             "consent": bool(site.settings.get("require_consent")),
             "consent_text": site.settings.get("consent_text"),
         }
         if widget.kind == "quiz":
-            return for_visitor(widget.config) | consent
+            return for_visitor(widget.config, base) | consent
         if widget.kind == "countdown":
             return widget.config | {"timezone": site.timezone}
         if widget.kind == "popup":
             public = {k: v for k, v in widget.config.items() if k != "bonus"}
+            if str(public.get("image", "")).startswith("/"):
+                public["image"] = base + public["image"]
             return public | consent | {"timezone": site.timezone, "has_bonus": bool(widget.config.get("bonus"))}
         return widget.config
 

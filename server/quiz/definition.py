@@ -16,6 +16,8 @@ from typing import Any
 from server.quiz.formula import FormulaError, parse, variables
 
 RESULT = "result"
+# Error frames name a step or one of these fields, so no step may take their names.
+RESERVED = {RESULT, "quiz", "phone", "email", "name", "consent", "widget"}
 QUESTION_TYPES = {"single", "multiple", "image", "number", "text", "info", "contact"}
 CHOICE_TYPES = {"single", "multiple", "image"}
 CONTACT_FIELDS = {"phone", "email", "name"}
@@ -56,7 +58,7 @@ def validate(quiz: object) -> None:
         sid = step.get("id")
         if not isinstance(sid, str) or not _ID.match(sid):
             errors.append(f"{_where(i, step)}: id must be 1–40 lowercase letters, digits, '-' or '_'")
-        elif sid in ids or sid == RESULT:
+        elif sid in ids or sid in RESERVED:
             errors.append(f"{_where(i, step)}: the id is used twice or is reserved")
         ids.append(str(sid))
     known = set(ids)
@@ -198,9 +200,20 @@ def bonus_of(quiz: dict[str, Any]) -> dict[str, str] | None:
 SERVER_ONLY = ("results", "ranges", "bonus")
 
 
-def for_visitor(quiz: dict[str, Any]) -> dict[str, Any]:
-    """What the widget needs to ask the questions; formulas for results and the bonus stay here."""
-    return {k: v for k, v in quiz.items() if k not in SERVER_ONLY} | {"has_bonus": bool(quiz.get("bonus"))}
+def for_visitor(quiz: dict[str, Any], base: str = "") -> dict[str, Any]:
+    """What the widget needs to ask the questions; formulas for results and the bonus stay here.
+
+    Image paths starting with "/" are Beckon's own (the demo's pictures): made absolute against
+    ``base`` so that they load on the owner's site too.
+    """
+
+    def option(o: dict[str, Any]) -> dict[str, Any]:
+        image = o.get("image")
+        return o | {"image": base + image} if isinstance(image, str) and image.startswith("/") else o
+
+    steps = [s | {"options": [option(o) for o in s["options"]]} if "options" in s else s for s in quiz["steps"]]
+    public = {k: v for k, v in quiz.items() if k not in SERVER_ONLY}
+    return public | {"steps": steps, "has_bonus": bool(quiz.get("bonus"))}
 
 
 def _walk(steps: list[dict[str, Any]], ids: list[str], edges: dict[str, list[str]]) -> list[str]:

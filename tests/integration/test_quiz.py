@@ -74,6 +74,8 @@ async def test_config_gives_the_widget_its_questions_but_not_the_formulas_or_the
     assert quiz["steps"][2]["branches"] == [{"if": "length >= 9", "next": "visit"}]  # the widget navigates
     assert "results" not in quiz and "ranges" not in quiz and "bonus" not in quiz and "OAK10" not in json.dumps(config)
     assert quiz["has_bonus"] is True
+    # The demo's pictures are Beckon's own: absolute, so they load on the owner's site too.
+    assert quiz["steps"][0]["options"][0]["image"] == f"{beckon.base}/demo/img/layout-straight.svg"
     assert "quiz" in config["chunks"]
 
 

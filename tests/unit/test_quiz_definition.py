@@ -98,6 +98,7 @@ def test_every_path_must_pass_the_contact_step() -> None:
         (lambda q: q["results"].update(price="base + aera"), "results.price: unknown variable 'aera'"),
         (lambda q: q["steps"][4].update(fields=["name"]), "ask for a phone or an email"),
         (lambda q: q["steps"][1].update(id="layout"), "step 2 ('layout'): the id is used twice"),
+        (lambda q: q["steps"][1].update(id="phone"), "step 2 ('phone'): the id is used twice or is reserved"),
         (lambda q: q["ranges"][0].update(result="cost"), "ranges 1: name one of the results"),
         (lambda q: q["steps"][2].update(default=40), "step 3 ('length'): default must be a number between min and max"),
         (lambda q: q["steps"][3].pop("text"), "step 4 ('big'): an info step needs its text"),
