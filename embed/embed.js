@@ -6,7 +6,7 @@
   // A second copy of the snippet must not start a second loader.
   if (B && B.b || !s || !s.dataset.site) return;
   let key = s.dataset.site, base = s.src.replace(/\/embed\.js([?#].*)?$/, ''),
-    Q = B && B.q || [], E = {}, I = {}, H = {}, P = [], R, dead;
+    Q = B && B.q || [], E = {}, I = {}, H = {}, Z = {}, P = [], W, R, dead;
 
   let emit = (n, x) => {
     (E[n] || []).forEach(f => { try { f(x) } catch (e) { console.error(e) } });
@@ -20,7 +20,7 @@
     else if (c == 'identify') x && ['name', 'phone', 'email'].forEach(k => { if (x[k] != null) I[k] = String(x[k]) });
     else if (dead) ;
     else if (!R) P.push(a); // replayed in order once runtime and widgets are loaded
-    else if (c == 'open') H[x] ? R.guard(x, () => H[x].open(y || {})) : console.warn('Beckon: no widget', x);
+    else if (c == 'open') H[x] ? R.guard(x, () => H[x].open(y || {})) : Z[x] ? Z[x]().then(() => run(a), e => console.warn('Beckon:', x, e)) : console.warn('Beckon: no widget', x);
     else if (c == 'close') Object.keys(H).forEach(k => R.guard(k, () => H[k].close()));
     else if (c == 'track') R.send({ type: 'track', name: String(x), props: y || {} }).catch(() => {});
   };
@@ -34,24 +34,28 @@
       // data-beckon-open="kind" or "kind:id" (e.g. quiz:kitchen-cost)
       let t = e.target.closest('[data-beckon-open]'), [k, id] = t ? t.dataset.beckonOpen.split(':') : [];
       // Once loaded, a kind that isn't enabled leaves the element's default action alone.
-      if (k && !dead && (!R || H[k])) { t.closest('a') && e.preventDefault(); call(['open', k, id && { id }]) }
+      if (k && !dead && (!R || H[k] || Z[k])) { t.closest('a') && e.preventDefault(); call(['open', k, id && { id }]) }
     } catch (_) {}
   });
 
+  let add = (k, m) => { let h = m && R.guard(k, () => m.default(R, W[k] || {})); if (h) H[k] = h };
   let off = e => { dead = 1; P = []; console.warn('Beckon: inactive', e) };
   let boot = () => fetch(base + '/api/v1/sites/' + encodeURIComponent(key) + '/config', { credentials: 'omit' })
     .then(r => { if (!r.ok) throw r.status; return r.json() })
     .then(c => {
-      let W = c.widgets || {}, C = c.chunks || {}, ks = Object.keys(W).filter(k => C[k]);
+      let C = c.chunks || {}, L = c.lazy || {}, ks = Object.keys(W = c.widgets || {}).filter(k => C[k]),
+        // A lazy widget not on this page loads when first opened (a quiz from a button, say).
+        now = ks.filter(k => !L[k] || d.querySelector(L[k]));
+      ks.forEach(k => now.includes(k) || (Z[k] = () => import(C[k]).then(m => { delete Z[k]; add(k, m) })));
       // A chunk that fails to load only loses its own widget.
-      return Promise.all([import(C.runtime), ...ks.map(k => import(C[k]).catch(e => console.warn('Beckon:', k, e)))])
-        .then(([rt, ...ms]) => [rt, ms, c, W, ks]);
+      return Promise.all([import(C.runtime), ...now.map(k => import(C[k]).catch(e => console.warn('Beckon:', k, e)))])
+        .then(([rt, ...ms]) => [rt, ms, c, now]);
     })
-    .then(([rt, ms, c, W, ks]) => {
+    .then(([rt, ms, c, now]) => {
       rt.start({ key, base, site: c.site || {}, emit, identity: I });
-      ks.forEach((k, i) => { let h = ms[i] && rt.guard(k, () => ms[i].default(rt, W[k] || {})); if (h) H[k] = h });
       R = rt;
-      emit('ready', { widgets: Object.keys(H) });
+      now.forEach((k, i) => add(k, ms[i]));
+      emit('ready', { widgets: [...Object.keys(H), ...Object.keys(Z)] });
       P.splice(0).forEach(call);
     }, e => {
       off(e);

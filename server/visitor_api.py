@@ -100,6 +100,11 @@ class VisitorAPI:
             if greet.get("greetings") and greet["greeter"] and "greeter" in self.assets.chunks:
                 widgets["greeter"] = {k: greet.get(k) for k in ("greetings", "greeter", "color", "position")}
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
+        # Widgets that only live in a page's own markup load on pages that have it, or when opened.
+        lazy = {"quiz": "[data-beckon-quiz]"} if "quiz" in widgets else {}
+        countdowns = widgets.get("countdown", {}).get("items", {}).values()
+        if countdowns and all(c.get("display") == "inline" for c in countdowns):
+            lazy["countdown"] = "[data-beckon-countdown]"
         body = {
             "site": {
                 "key": site.key,
@@ -109,6 +114,7 @@ class VisitorAPI:
             },
             "widgets": widgets,
             "chunks": chunks,
+            "lazy": lazy,
         }
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'

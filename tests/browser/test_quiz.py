@@ -7,12 +7,12 @@ import json
 import re
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Locator, Page, WebSocketRoute, expect
 
 from server.demo import KITCHEN_QUIZ
 from server.quiz.formula import FormulaError, compute
 from tests.browser.test_loader import collect_errors, serve_page, snippet
-from tests.support import ROOT, BeckonServer
+from tests.support import BeckonServer
 
 SHOP = "http://quiz.test"
 SLUG = "kitchen-cost"
@@ -39,15 +39,6 @@ def quiz_site(
     return key
 
 
-def serve_images(ctx: BrowserContext) -> None:
-    """The demo quiz's pictures, at the paths its definition names on the owner's site."""
-
-    def fulfil(route: Route) -> None:
-        route.fulfill(path=ROOT / "demo_site" / "img" / route.request.url.rsplit("/", 1)[1])
-
-    ctx.route(f"{SHOP}/demo/img/*.svg", fulfil)
-
-
 def open_page(
     ctx: BrowserContext, server: BeckonServer, key: str, *, inline: bool = True, button: bool = False
 ) -> Page:
@@ -63,7 +54,6 @@ def open_page(
         + "<p><a href='/other'>Another page</a></p>"
     )
     serve_page(ctx, f"{SHOP}/", body)
-    serve_images(ctx)
     page = ctx.new_page()
     page.goto(f"{SHOP}/")
     return page
@@ -549,14 +539,13 @@ def test_the_quiz_works_under_a_strict_content_security_policy(beckon: BeckonSer
     ctx = new_context()
     csp = (
         f"default-src 'none'; script-src {beckon.base}; connect-src {beckon.base} {beckon.ws_base}; "
-        f"style-src 'self'; img-src {SHOP}"
+        f"style-src 'self'; img-src {beckon.base}"
     )
     body = (
         f'<!doctype html><title>Strict</title><h1>Strict</h1><div data-beckon-quiz="{SLUG}"></div>'
         f'<script async src="{beckon.base}/embed.js" data-site="{key}"></script>'
     )
     serve_page(ctx, f"{SHOP}/strict", body, csp)
-    serve_images(ctx)
     page = ctx.new_page()
     errors = collect_errors(page)
     violations: list[str] = []
@@ -569,3 +558,20 @@ def test_the_quiz_works_under_a_strict_content_security_policy(beckon: BeckonSer
     expect(quiz).to_contain_text("free design visit")
     expect(quiz.get_by_role("progressbar")).not_to_have_attribute("aria-valuenow", "0")
     assert errors == [] and violations == []
+
+
+def test_a_page_without_a_quiz_fetches_the_quiz_only_when_the_visitor_asks_for_it(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    key = quiz_site(beckon, "quiz-lazy")
+    ctx = new_context()
+    fetched: list[str] = []
+    ctx.on("request", lambda r: fetched.append(r.url) if "/widgets/quiz." in r.url else None)
+    page = open_page(ctx, beckon, key, inline=False, button=True)
+    # The runtime is fetched together with every chunk the page needs at once.
+    page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('/widgets/runtime.'))")
+    assert fetched == []  # nothing of the quiz's is downloaded on a page that doesn't show it
+    page.get_by_role("button", name="Estimate your kitchen price").click()
+    dialog = page.get_by_role("dialog")
+    expect(question(dialog, LAYOUT)).to_be_visible()
+    assert len(fetched) == 1
