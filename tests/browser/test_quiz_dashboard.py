@@ -25,9 +25,7 @@ from tests.conftest import MANAGER
 from tests.support import BeckonServer
 
 
-def test_an_abandoned_quiz_is_a_quiet_partial_lead_and_a_finished_one_rings(
-    beckon: BeckonServer, new_context
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_abandoned_quiz_is_a_quiet_partial_lead_and_a_finished_one_rings(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
     key = quiz_site(beckon, "quiz-desk")
     join(beckon, key, MANAGER[0])
     anna = signed_in_manager(new_context(), beckon, *MANAGER)
