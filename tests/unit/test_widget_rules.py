@@ -1,4 +1,4 @@
-"""The popup widget's pure rules (targeting, frequency, triggers, priority), run by Node's own test runner."""
+"""The widgets' pure rules (popup targeting, frequency, triggers; countdown arithmetic), run by Node's test runner."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from tests.support import ROOT
 
 
-def test_popup_rules_pass_under_node() -> None:
+def test_widget_rules_pass_under_node() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is needed for the widget rule tests (tests/js/)")
