@@ -159,6 +159,7 @@ DEMO_POPUPS = {
         "layout": "modal",
         "title": "Before you go: 10% off your kitchen",
         "text": "Leave your number and we'll send you a promo code, and call only if you ask us to.",
+        "countdown": "autumn-sale",
         "image": "/demo/img/offer.svg",
         "fields": ["phone", "name"],
         "submit": "Get my code",
@@ -186,7 +187,7 @@ DEMO_POPUPS = {
 AUTUMN_SALE = {
     "mode": "fixed",
     "display": "bar-top",
-    "title": "Oak kitchens 15% off",
+    "title": "This month: 10% off every oak kitchen",
     "text": "The offer ends in",
     "cta": {"label": "Call me about the offer", "open": "callback"},
     "expiry": {"action": "message", "message": "This month's kitchen offer has ended. Ask us about the next one."},

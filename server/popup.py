@@ -79,6 +79,8 @@ def validate(config: object) -> None:
     button = config.get("button")
     if button is not None and (not isinstance(button, dict) or not OPENS.match(str(button.get("open")))):
         errors.append("button.open: callback, chat or quiz:<id>")
+    if "countdown" in config and not re.match(r"^[a-z0-9][a-z0-9_-]{0,39}$", str(config["countdown"])):
+        errors.append("countdown: the id of the countdown whose deadline the popup shows")
     if not fields and button is None:
         errors.append("fields: give a form (fields) or a button that opens another widget")
     _triggers(config.get("triggers"), "triggers", errors)

@@ -304,10 +304,12 @@ export default function countdown(rt, config) {
   (self.requestIdleCallback || setTimeout)(G(() => { ready = 1; Object.values(S).forEach(ask) }), { timeout: 2e3 });
 
   return {
-    // Beckon('open', 'countdown', {id}): bring back a closed bar, show an inline one.
+    // Beckon('open', 'countdown', {id}): bring back a closed bar, show an inline one;
+    // {id, el}: draw it into that element (a popup's spot for its offer's deadline).
     open(o) {
       const slug = o && o.id || Object.keys(items)[0], it = items[slug];
       if (!it) return console.warn('Beckon: no countdown', slug);
+      if (o.el instanceof Element) return seen.has(o.el) || (seen.add(o.el), show(slug, o.el));
       put('session', 'closed', slug, null);
       scan();
       const s = S[slug], v = s && s.views.find(v => !v.bar);

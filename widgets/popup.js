@@ -191,6 +191,8 @@ export default function popup(rt, config) {
     item.image && kids.push(h('img', { class: 'im', src: String(item.image), alt: '' }));
     kids.push(h('h2', { id: 'bk-pt' }, String(item.title || T('title'))));
     item.text && kids.push(h('p', {}, String(item.text)));
+    // The offer's deadline, drawn here by the countdown widget.
+    if (item.countdown) { const d = h('div'); kids.push(d); W.Beckon('open', 'countdown', { id: String(item.countdown), el: d }) }
 
     const names = [...new Set(Array.isArray(item.fields) ? item.fields : [])].filter(n => /^(phone|email|name)$/.test(n)).slice(0, 3);
     const B = !names.length && item.button, I = rt.identity();

@@ -374,3 +374,29 @@ def test_the_call_to_action_brings_a_lead_that_carries_the_offer(beckon: BeckonS
     leads = beckon.leads(key)
     assert [lead.phone for lead in leads] == ["+442079460777"]
     assert leads[0].context.get("offer") == "autumn-sale"
+
+
+def test_a_popup_shows_its_offers_deadline_inside(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    ends = fixed_deadline(local(time.time() + 3 * HOUR), "UTC")
+    key = countdown_site(beckon, "cd-popup", {"sale": sale(ends, display="inline")})
+    popup = {
+        "title": "Before you go: 15% off",
+        "fields": ["phone"],
+        "countdown": "sale",
+        "triggers": {"any": [{"type": "delay", "seconds": 600}]},
+    }
+    beckon.with_store(lambda store: _put_popup(store, key, popup))
+    page = visit(new_context(), beckon, key)
+    page.evaluate("Beckon('open', 'popup', {id: 'offer'})")
+    dialog = page.get_by_role("dialog", name="Before you go: 15% off")
+    timer = dialog.get_by_role("timer")
+    expect(timer).to_have_attribute("datetime", iso(ends))
+    assert abs(shown(dialog) - (ends - time.time())) <= 3
+    before = shown(dialog)
+    page.clock.fast_forward("01:00")
+    assert 59 <= before - shown(dialog) <= 62
+
+
+async def _put_popup(store, key: str, popup: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    site = await store.get_site_by_key(key)
+    await store.put_widget(site.id, "popup", popup, slug="offer")
