@@ -152,7 +152,7 @@ KITCHEN_QUIZ = {
 }
 
 # Two popups a person can trigger by hand: leave the page through the top (or, on a phone, scroll
-# up fast / come back to the tab), and read far down the kitchens page.
+# up fast / come back to the tab), and read far down the home or contact page.
 DEMO_POPUPS = {
     "exit-offer": {
         "priority": 20,
@@ -177,7 +177,8 @@ DEMO_POPUPS = {
         "fields": [],
         "button": {"label": "Work out my price", "open": "quiz:kitchen-cost"},
         "triggers": {"any": [{"type": "scroll", "percent": 60}]},
-        "targeting": {"include": [{"match": "contains", "value": "kitchens"}]},
+        # Not on the kitchens page: the quiz is already there, in the page itself.
+        "targeting": {"exclude": [{"match": "contains", "value": "kitchens"}]},
         "frequency": {"show": "session", "after_close_days": 7},
     },
 }
