@@ -2,14 +2,15 @@
 
 ``working_hours`` maps weekday names to opening intervals, e.g.
 ``{"mon": [["09:00", "13:00"], ["14:00", "18:00"]], "sat": [["10:00", "15:00"]]}``;
-a day that is missing is closed. An empty mapping means open around the clock.
+a day that is missing is closed, and so is every date in ``holidays``. An empty
+mapping means open around the clock.
 Times are "HH:MM" or "HH:MM:SS"; "24:00" ends a day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,12 +43,16 @@ class Window:
 
 
 class Schedule:
-    def __init__(self, working_hours: dict[str, Any], timezone: str) -> None:
+    def __init__(self, working_hours: dict[str, Any], timezone: str, holidays: Iterable[str] = ()) -> None:
         try:
             self.tz = ZoneInfo(timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise InvalidHours(f"unknown timezone {timezone!r}") from exc
         self.always_open = not working_hours
+        try:
+            self.holidays = {dt.date.fromisoformat(d) for d in holidays}
+        except (TypeError, ValueError) as exc:
+            raise InvalidHours(f"holidays must be dates like 2026-12-25: {exc}") from exc
         self.days: dict[int, list[tuple[int, int]]] = {}
         for name, intervals in (working_hours or {}).items():
             if name not in DAYS:
@@ -65,6 +70,8 @@ class Schedule:
         local = dt.datetime.fromtimestamp(at, self.tz)
         for offset in range(LOOKAHEAD_DAYS + 1):
             day = local.date() + dt.timedelta(days=offset)
+            if day in self.holidays:
+                continue
             midnight = dt.datetime.combine(day, dt.time(), self.tz)
             for start, end in self.days.get(day.weekday(), []):
                 w_start = (midnight + dt.timedelta(seconds=start)).timestamp()

@@ -94,7 +94,7 @@ class Policy:
 
 
 def schedule_of(site: Site) -> Schedule:
-    return Schedule(site.working_hours, site.timezone)
+    return Schedule(site.working_hours, site.timezone, site.settings.get("holidays") or ())
 
 
 # -- pure decisions ---------------------------------------------------------------

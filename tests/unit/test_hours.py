@@ -75,3 +75,12 @@ def test_bad_hours_are_refused_with_a_reason(hours: dict, tz: str, message: str)
     with pytest.raises(InvalidHours) as info:
         Schedule(hours, tz)
     assert message in str(info.value)
+
+
+def test_a_holiday_is_closed_all_day_and_the_next_opening_skips_it() -> None:
+    london = ZoneInfo("Europe/London")
+    hours = Schedule({"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]]}, "Europe/London", ["2026-12-28"])
+    monday_noon = dt.datetime(2026, 12, 28, 12, tzinfo=london).timestamp()
+    assert not hours.is_open(monday_noon)
+    back = dt.datetime.fromtimestamp(hours.next_open(monday_noon) or 0, london)
+    assert (back.day, back.hour) == (29, 9)
