@@ -17,8 +17,10 @@ from starlette.staticfiles import StaticFiles
 
 from server.assets import Assets
 from server.chat import ChatService
+from server.dashboard.crm import LeadPages  # -- leads CRM --
 from server.dashboard.live import ManagerFeed
 from server.dashboard.sessions import LoginThrottle, Sessions
+from server.dashboard.sites import SitePages
 from server.dashboard.views import Dashboard
 from server.dashboard.widgets import WidgetPages
 from server.demo import DemoSite
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
     widgets = WidgetPages(dashboard)
+    crm = LeadPages(dashboard)  # -- leads CRM --
+    sites = SitePages(dashboard, settings)
     feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
@@ -91,6 +95,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/leads", dashboard.leads),
         Route("/app/inbox", dashboard.inbox),
         Route("/app/leads/{ref}", dashboard.lead),
+        # -- leads CRM --
+        Route("/app/leads.csv", crm.export, methods=["GET"]),
+        Route("/app/leads/{ref}", crm.change, methods=["POST"]),
+        Route("/app/leads/{ref}/anonymise", crm.anonymise, methods=["POST"]),
+        Route("/app/leads/{ref}/delete", crm.delete, methods=["POST"]),
+        # -- sites and setup --
+        Route("/app/setup", sites.setup_page, methods=["GET"]),
+        Route("/app/setup", sites.setup, methods=["POST"]),
+        Route("/app/sites", sites.index, methods=["GET"]),
+        Route("/app/sites", sites.create, methods=["POST"]),
+        Route("/app/sites/{key}", sites.edit, methods=["GET"]),
+        Route("/app/sites/{key}", sites.save, methods=["POST"]),
         Route("/app/widgets", widgets.index),
         Route("/app/widgets/new", widgets.create, methods=["POST"]),
         Route("/app/widgets/{site}/{kind}/{slug}", widgets.edit, methods=["GET"]),

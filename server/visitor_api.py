@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +23,7 @@ from server.quiz.definition import for_visitor
 from server.ratelimit import SlidingWindow
 from server.routing import Policy, Router, schedule_of, visitor_channel
 from server.settings import Settings
-from server.store import Store
+from server.store import Store, StoreUnavailable
 
 log = logging.getLogger("beckon.visitor")
 
@@ -35,6 +36,7 @@ CLOSE_ORIGIN = 4403
 CLOSE_UNKNOWN_SITE = 4404
 CLOSE_IDLE = 4408
 CLOSE_ABUSE = 4429
+INSTALL_EVERY = 60.0
 
 
 def client_ip(scope_client: Any) -> str:
@@ -59,6 +61,7 @@ class VisitorAPI:
         self.router = router
         self.assets = assets
         self.settings = settings
+        self._installs: dict[tuple[int, str], float] = {}
 
     async def _site_for(self, key: str | None, origin: str | None, *, origin_required: bool) -> Site | FrameError:
         site = await self.store.get_site_by_key(key) if key else None
@@ -82,6 +85,8 @@ class VisitorAPI:
             status = 404 if found.code is ErrorCode.UNKNOWN_SITE else 403
             return _error(status, found.code, found.message, cors)
         site = found
+        if origin:
+            await self._seen(site, origin)
         base = public_base(request, self.settings)
         rows = await self.store.enabled_widgets(site.id)
         widgets: dict[str, dict[str, Any]] = {w.kind: w.config for w in rows if not w.slug}
@@ -122,6 +127,17 @@ class VisitorAPI:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)
+
+    async def _seen(self, site: Site, origin: str) -> None:
+        """The install check: the snippet ran on this domain. Written at most once a minute per domain."""
+        domain, now = urlsplit(origin).netloc, time.time()
+        if now - self._installs.get((site.id, domain), 0.0) < INSTALL_EVERY:
+            return
+        self._installs[(site.id, domain)] = now
+        try:
+            await self.store.record_install(site.id, domain, now)
+        except StoreUnavailable:
+            log.warning("could not record that site %s runs on %s", site.key, domain)
 
     @staticmethod
     def _item_for_visitor(site: Site, widget: Widget, base: str) -> dict[str, Any]:

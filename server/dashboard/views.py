@@ -83,6 +83,8 @@ class Dashboard:
     async def login_page(self, request: Request) -> Response:
         if await self.sessions.user(request):
             return RedirectResponse("/app/leads", status_code=303)
+        if not await self.store.count_users():  # a fresh install: the first person sets it up
+            return RedirectResponse("/app/setup", status_code=303)
         return self.render(request, "login.html", {"error": None, "email": ""})
 
     async def login(self, request: Request) -> Response:
@@ -119,12 +121,9 @@ class Dashboard:
         return response
 
     async def leads(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if isinstance(user, Response):
-            return user
-        sites = await self.store.user_sites(user.id)
-        leads = await self.store.list_leads([s.id for s in sites], limit=100)
-        return self.render(request, "leads.html", {"sites": sites, "leads": leads})
+        from server.dashboard.crm import LeadPages  # leads CRM: the table lives there
+
+        return await LeadPages(self).leads(request)
 
     async def inbox(self, request: Request) -> Response:
         user = await self.require_user(request)
@@ -135,17 +134,6 @@ class Dashboard:
         return self.render(request, "inbox.html", {"sites": sites, "canned": canned})
 
     async def lead(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if isinstance(user, Response):
-            return user
-        lead = await self.store.get_lead(request.path_params["ref"])
-        site_ids = {s.id for s in await self.store.user_sites(user.id)}
-        if lead is None or lead.site_id not in site_ids:
-            # The same answer for "missing" and "not yours": no probing other sites' leads.
-            return self.render(request, "not_found.html", {}, status_code=404)
-        events = await self.store.lead_events(lead.id)
-        visitor = await self.store.get_visitor(lead.visitor_id) if lead.visitor_id else None
-        callback = await self.store.get_callback(lead.id)
-        return self.render(
-            request, "lead.html", {"lead": lead, "events": events, "visitor": visitor, "callback": callback}
-        )
+        from server.dashboard.crm import LeadPages  # leads CRM: the card lives there
+
+        return await LeadPages(self).lead(request)

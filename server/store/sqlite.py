@@ -16,8 +16,10 @@ from typing import Any
 
 import aiosqlite
 
+from server.integrations.records import ApiToken, Attempt, Delivery, Webhook  # -- integrations --
 from server.models import (
     Actor,
+    AuditEntry,
     Callback,
     CallbackState,
     Conversation,
@@ -25,6 +27,7 @@ from server.models import (
     EventRecord,
     Lead,
     LeadEvent,
+    LeadFilter,
     LeadStatus,
     Message,
     NewLead,
@@ -118,6 +121,7 @@ def _lead(row: sqlite3.Row) -> Lead:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         site_name=row["site_name"] if "site_name" in keys else "",
+        follow_up_at=row["follow_up_at"] if "follow_up_at" in keys else None,  # leads CRM
     )
 
 
@@ -464,6 +468,24 @@ class SQLiteStore:
     async def site_widgets(self, site_id: int, kind: str) -> list[Widget]:
         rows = await self._all("SELECT * FROM widgets WHERE site_id = ? AND kind = ? ORDER BY slug", (site_id, kind))
         return [_widget(r) for r in rows]
+
+    # -- sites and setup --
+
+    async def count_users(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM users")
+        return int(row["n"]) if row else 0
+
+    async def record_install(self, site_id: int, domain: str, at: float) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO site_installs (site_id, domain, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (site_id, domain) DO UPDATE SET last_seen = excluded.last_seen",
+                (site_id, domain, at),
+            )
+
+    async def site_installs(self, site_id: int) -> dict[str, float]:
+        rows = await self._all("SELECT domain, last_seen FROM site_installs WHERE site_id = ?", (site_id,))
+        return {r["domain"]: float(r["last_seen"]) for r in rows}
 
     # -- users, membership, sessions ------------------------------------
 
@@ -1101,3 +1123,405 @@ class SQLiteStore:
             "SELECT name, COUNT(*) AS n FROM visitor_events WHERE site_id = ? GROUP BY name", (site_id,)
         )
         return {r["name"]: r["n"] for r in rows}
+
+    # -- integrations: API tokens, webhooks and their deliveries ---------------
+
+    async def create_api_token(self, site_id: int, name: str, token_hash: str, hint: str, user_id: int | None) -> int:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO api_tokens (site_id, name, token_hash, hint, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (site_id, name, token_hash, hint, user_id, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def api_tokens(self, site_ids: list[int]) -> list[ApiToken]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(f"SELECT * FROM api_tokens WHERE site_id IN ({marks}) ORDER BY id DESC", tuple(site_ids))
+        return [_api_token(r) for r in rows]
+
+    async def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
+        row = await self._one("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,))
+        return _api_token(row) if row else None
+
+    async def get_api_token(self, token_id: int) -> ApiToken | None:
+        row = await self._one("SELECT * FROM api_tokens WHERE id = ?", (token_id,))
+        return _api_token(row) if row else None
+
+    async def touch_api_token(self, token_id: int, now: float) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+
+    async def revoke_api_token(self, token_id: int) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), token_id)
+            )
+
+    async def api_leads(
+        self,
+        site_id: int,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        since: float | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Lead]:
+        where, params = ["l.site_id = ?"], [site_id]
+        for column, value in (("l.status = ?", status), ("l.kind = ?", kind), ("l.created_at >= ?", since)):
+            if value is not None:
+                where.append(column)
+                params.append(value)  # type: ignore[arg-type]
+        if before_id is not None:
+            where.append("l.id < ?")
+            params.append(before_id)
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            f" WHERE {' AND '.join(where)} ORDER BY l.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_lead(r) for r in rows]
+
+    async def api_update_lead(self, lead_id: int, changes: dict[str, Any], event: EventRecord) -> Lead:
+        """Change a lead's status or temperature and record who did it, in one transaction."""
+        now = time.time()
+        sets, values = _assignments(changes, {"status", "temperature"})
+        async with self._tx() as db:
+            await db.execute(f"UPDATE leads SET {sets}, updated_at = ? WHERE id = ?", (*values, now, lead_id))
+            await self._add_event(db, lead_id, event, now)
+            return await self._lead_row(db, lead_id)
+
+    async def create_webhook(self, site_id: int, url: str, secret: str, events: list[str], user_id: int | None) -> int:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO webhooks (site_id, url, secret, events, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (site_id, url, secret, _dumps(events), user_id, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def webhooks(self, site_ids: list[int], *, active_only: bool = False) -> list[Webhook]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        extra = " AND active = 1" if active_only else ""
+        rows = await self._all(
+            f"SELECT * FROM webhooks WHERE site_id IN ({marks}){extra} ORDER BY id DESC", tuple(site_ids)
+        )
+        return [_webhook(r) for r in rows]
+
+    async def get_webhook(self, webhook_id: int) -> Webhook | None:
+        row = await self._one("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+        return _webhook(row) if row else None
+
+    async def set_webhook_active(self, webhook_id: int, active: bool) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE webhooks SET active = ? WHERE id = ?", (int(active), webhook_id))
+
+    async def event_sent_before(self, site_id: int, event: str, subject: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+            " WHERE w.site_id = ? AND d.event = ? AND d.subject = ? LIMIT 1",
+            (site_id, event, subject),
+        )
+        return row is not None
+
+    async def queue_deliveries(self, rows: list[tuple[int, str, str, str, str]], now: float) -> list[int]:
+        """Store (webhook id, event, event id, subject, body) rows as pending, due now; returns their ids."""
+        ids = []
+        async with self._tx() as db:
+            for webhook_id, event, event_id, subject, body in rows:
+                cur = await db.execute(
+                    "INSERT INTO webhook_deliveries (webhook_id, event, event_id, subject, body, state,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (webhook_id, event, event_id, subject, body, now, now),
+                )
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    async def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
+        rows = await self._all(
+            "SELECT * FROM webhook_deliveries WHERE state = 'pending' ORDER BY next_attempt_at, id LIMIT ?", (limit,)
+        )
+        return [_delivery(r) for r in rows]
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        row = await self._one("SELECT * FROM webhook_deliveries WHERE id = ?", (delivery_id,))
+        return _delivery(row) if row else None
+
+    async def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        at: float,
+        status_code: int | None,
+        error: str,
+        duration_ms: float,
+        state: str,
+        next_attempt_at: float,
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?, next_attempt_at = ?,"
+                " finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ?",
+                (state, next_attempt_at, state, at, delivery_id),
+            )
+            await db.execute(
+                "INSERT INTO webhook_attempts (delivery_id, n, at, status_code, error, duration_ms)"
+                " SELECT ?, attempts, ?, ?, ?, ? FROM webhook_deliveries WHERE id = ?",
+                (delivery_id, at, status_code, error, duration_ms, delivery_id),
+            )
+
+    async def deliveries(self, webhook_id: int, limit: int = 50) -> list[tuple[Delivery, list[Attempt]]]:
+        rows = await self._all(
+            "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?", (webhook_id, limit)
+        )
+        found = [_delivery(r) for r in rows]
+        if not found:
+            return []
+        marks = ",".join("?" * len(found))
+        attempts: dict[int, list[Attempt]] = {d.id: [] for d in found}
+        for r in await self._all(
+            f"SELECT * FROM webhook_attempts WHERE delivery_id IN ({marks}) ORDER BY n", tuple(d.id for d in found)
+        ):
+            attempts[r["delivery_id"]].append(
+                Attempt(
+                    id=r["id"],
+                    delivery_id=r["delivery_id"],
+                    n=r["n"],
+                    at=r["at"],
+                    status_code=r["status_code"],
+                    error=r["error"],
+                    duration_ms=r["duration_ms"],
+                )
+            )
+        return [(d, attempts[d.id]) for d in found]
+
+
+def _api_token(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        site_id=row["site_id"],
+        name=row["name"],
+        hint=row["hint"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        site_id=row["site_id"],
+        url=row["url"],
+        secret=row["secret"],
+        events=json.loads(row["events"]),
+        active=bool(row["active"]),
+        created_at=row["created_at"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        event=row["event"],
+        event_id=row["event_id"],
+        subject=row["subject"],
+        body=row["body"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+    # -- leads CRM --------------------------------------------------------------------------
+
+    async def search_leads(
+        self, site_ids: list[int], where: LeadFilter, *, before_id: int = 0, limit: int = 50
+    ) -> list[Lead]:
+        """Leads of ``site_ids`` matching ``where``, newest first, older than ``before_id`` if given.
+
+        Keyset paging by id: every page costs the same however deep it is."""
+        sql, params = _crm_where(site_ids, where)
+        if sql is None:
+            return []
+        if before_id:
+            sql += " AND l.id < ?"
+            params.append(before_id)
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            f" WHERE {sql} ORDER BY l.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_lead(r) for r in rows]
+
+    async def newest_lead_id(self, site_ids: list[int]) -> int:
+        if not site_ids:
+            return 0
+        row = await self._one(
+            f"SELECT MAX(id) AS n FROM leads WHERE site_id IN ({','.join('?' * len(site_ids))})", tuple(site_ids)
+        )
+        return int(row["n"] or 0) if row else 0
+
+    async def lead_sources(self, site_ids: list[int]) -> list[str]:
+        if not site_ids:
+            return []
+        rows = await self._all(
+            f"SELECT DISTINCT source FROM leads WHERE site_id IN ({','.join('?' * len(site_ids))})"
+            " AND source != '' ORDER BY source LIMIT 200",
+            tuple(site_ids),
+        )
+        return [r["source"] for r in rows]
+
+    async def update_lead(self, lead_id: int, changes: dict[str, Any], events: list[EventRecord]) -> Lead:
+        """Change a lead's CRM fields and tell its timeline, in one transaction."""
+        now = time.time()
+        sets, params = _assignments(changes, _CRM_FIELDS)
+        async with self._tx() as db:
+            await db.execute(f"UPDATE leads SET {sets}, updated_at = ? WHERE id = ?", (*params, now, lead_id))
+            for event in events:
+                await self._add_event(db, lead_id, event, now)
+            return await self._lead_row(db, lead_id)
+
+    async def _forget_visitor(self, db: aiosqlite.Connection, visitor_id: int) -> None:
+        """Blank what identifies a visitor: their trail, device, UTM, chat contact details and words."""
+        await db.execute(
+            "UPDATE visitors SET user_agent = '', referrer = '', landing_page = '', utm = '{}', page_trail = '[]',"
+            " visitor_key = ? WHERE id = ?",
+            (f"erased-{secrets.token_urlsafe(12)}", visitor_id),
+        )
+        await db.execute(
+            "UPDATE conversations SET visitor_name = NULL, visitor_email = NULL, visitor_phone = NULL,"
+            " current_page = '{}', rating_comment = NULL WHERE visitor_id = ?",
+            (visitor_id,),
+        )
+        await db.execute(
+            "UPDATE messages SET body = '(removed)' WHERE author = 'visitor'"
+            " AND conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ?)",
+            (visitor_id,),
+        )
+
+    async def anonymise_lead(self, lead_id: int, event: EventRecord) -> Lead:
+        """Blank the lead's contact data, answers and context and its visitor's trail; the row stays,
+        so counts (per kind, status, source, quiz, popup, offer) are unchanged."""
+        now = time.time()
+        async with self._tx() as db:
+            async with db.execute("SELECT answers, context, visitor_id FROM leads WHERE id = ?", (lead_id,)) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            answers = json.loads(row["answers"])
+            context = json.loads(row["context"])
+            kept_answers = {k: answers[k] for k in ("quiz", "popup") if k in answers}
+            kept_context = {k: context[k] for k in ("offer",) if k in context}
+            await db.execute(
+                "UPDATE leads SET phone = NULL, email = NULL, name = NULL, answers = ?, context = ?,"
+                " updated_at = ? WHERE id = ?",
+                (_dumps({**kept_answers, "anonymised": True}), _dumps(kept_context), now, lead_id),
+            )
+            await db.execute("UPDATE lead_events SET data = json_remove(data, '$.page') WHERE lead_id = ?", (lead_id,))
+            await db.execute(
+                "UPDATE lead_events SET data = json_set(data, '$.text', '(removed)')"
+                " WHERE lead_id = ? AND type = 'note'",
+                (lead_id,),
+            )
+            if row["visitor_id"] is not None:
+                await self._forget_visitor(db, int(row["visitor_id"]))
+            await self._add_event(db, lead_id, event, now)
+            return await self._lead_row(db, lead_id)
+
+    async def delete_lead(self, lead_id: int) -> None:
+        """Remove the lead with its timeline and callback; the visitor's trail and chat words are blanked."""
+        async with self._tx() as db:
+            async with db.execute("SELECT visitor_id FROM leads WHERE id = ?", (lead_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return
+            await db.execute("DELETE FROM leads WHERE id = ?", (lead_id,))
+            if row["visitor_id"] is not None:
+                await self._forget_visitor(db, int(row["visitor_id"]))
+
+    async def add_audit(
+        self, *, user_id: int | None, action: str, site_id: int | None, detail: dict[str, Any], rows: int = 0
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO lead_audit (at, user_id, action, site_id, detail, rows) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), user_id, action, site_id, _dumps(detail), rows),
+            )
+
+    async def audit_log(self, site_ids: list[int] | None = None, limit: int = 100) -> list[AuditEntry]:
+        sql = "SELECT a.*, COALESCE(u.name, '') AS user_name FROM lead_audit a LEFT JOIN users u ON u.id = a.user_id"
+        params: tuple[Any, ...] = ()
+        if site_ids is not None:
+            sql += f" WHERE a.site_id IS NULL OR a.site_id IN ({','.join('?' * len(site_ids)) or 'NULL'})"
+            params = tuple(site_ids)
+        rows = await self._all(sql + " ORDER BY a.id DESC LIMIT ?", (*params, limit))
+        return [
+            AuditEntry(
+                id=r["id"],
+                at=r["at"],
+                user_id=r["user_id"],
+                user_name=r["user_name"],
+                action=r["action"],
+                site_id=r["site_id"],
+                detail=json.loads(r["detail"]),
+                rows=r["rows"],
+            )
+            for r in rows
+        ]
+
+
+_CRM_FIELDS = {"status", "temperature", "assignee_id", "follow_up_at"}
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _crm_where(site_ids: list[int], where: LeadFilter) -> tuple[str | None, list[Any]]:
+    """The WHERE clause of a leads filter, or None when it can match nothing the user may see."""
+    ids = list(site_ids)
+    if where.site_id is not None:
+        ids = [i for i in ids if i == where.site_id]
+    if not ids:
+        return None, []
+    clauses = [f"l.site_id IN ({','.join('?' * len(ids))})"]
+    params: list[Any] = list(ids)
+    for column, value in (
+        ("kind", where.kind),
+        ("status", where.status),
+        ("temperature", where.temperature),
+        ("source", where.source),
+    ):
+        if value:
+            clauses.append(f"l.{column} = ?")
+            params.append(value)
+    if where.assignee_id is not None:
+        if where.assignee_id == 0:
+            clauses.append("l.assignee_id IS NULL")
+        else:
+            clauses.append("l.assignee_id = ?")
+            params.append(where.assignee_id)
+    if where.since is not None:
+        clauses.append("l.created_at >= ?")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("l.created_at < ?")
+        params.append(where.until)
+    search = where.search.strip()
+    if search:
+        digits = "".join(ch for ch in search if ch.isdigit())
+        phone_like = digits and all(ch.isdigit() or ch in " +-()." for ch in search)
+        if phone_like:
+            clauses.append("l.phone LIKE ? ESCAPE '\\'")
+            params.append(_like(digits))
+        else:
+            clauses.append("(l.name LIKE ? ESCAPE '\\' OR l.email LIKE ? ESCAPE '\\')")
+            params += [_like(search), _like(search)]
+    return " AND ".join(clauses), params
