@@ -21,6 +21,7 @@ from server.dashboard.crm import LeadPages  # -- leads CRM --
 from server.dashboard.live import ManagerFeed
 from server.dashboard.sessions import LoginThrottle, Sessions
 from server.dashboard.sites import SitePages
+from server.dashboard.team import TeamPages
 from server.dashboard.views import Dashboard
 from server.dashboard.widgets import WidgetPages
 from server.demo import DemoSite
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     widgets = WidgetPages(dashboard)
     crm = LeadPages(dashboard)  # -- leads CRM --
     sites = SitePages(dashboard, settings)
+    team = TeamPages(dashboard, hub)
     feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
@@ -100,6 +102,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/leads/{ref}", crm.change, methods=["POST"]),
         Route("/app/leads/{ref}/anonymise", crm.anonymise, methods=["POST"]),
         Route("/app/leads/{ref}/delete", crm.delete, methods=["POST"]),
+        # -- team --
+        Route("/app/team", team.index, methods=["GET"]),
+        Route("/app/team/invite", team.invite, methods=["POST"]),
+        Route("/app/team/{user_id:int}", team.change, methods=["POST"]),
+        Route("/app/invite/{token}", team.invitation_page, methods=["GET"]),
+        Route("/app/invite/{token}", team.accept, methods=["POST"]),
+        Route("/app/me", team.me, methods=["GET"]),
+        Route("/app/me", team.save_me, methods=["POST"]),
         # -- sites and setup --
         Route("/app/setup", sites.setup_page, methods=["GET"]),
         Route("/app/setup", sites.setup, methods=["POST"]),

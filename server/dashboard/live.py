@@ -158,6 +158,10 @@ class ManagerFeed:
         try:
             while True:
                 message = await sub.get()
+                # Deactivated: the socket ends now, not at its next reconnect. Sites changed: resubscribe.
+                if message.get("type") in ("signed_out", "resync"):
+                    await ws.close(code=CLOSE_UNAUTHORISED if message["type"] == "signed_out" else CLOSE_RESYNC)
+                    return
                 await ws.send_json(message)
                 if sub.overflowed:
                     await ws.close(code=CLOSE_RESYNC)

@@ -487,6 +487,96 @@ class SQLiteStore:
         rows = await self._all("SELECT domain, last_seen FROM site_installs WHERE site_id = ?", (site_id,))
         return {r["domain"]: float(r["last_seen"]) for r in rows}
 
+    # -- team --
+
+    async def create_invitation(
+        self, *, token_hash: str, email: str, role: Role, site_ids: list[int], invited_by: int, expires_at: float
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO invitations (token_hash, email, role, site_ids, invited_by, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (token_hash, email, role.value, _dumps(site_ids), invited_by, time.time(), expires_at),
+            )
+
+    async def open_invitations(self, site_ids: list[int], now: float) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT i.*, u.name AS inviter FROM invitations i LEFT JOIN users u ON u.id = i.invited_by"
+            " WHERE i.accepted_at IS NULL AND i.expires_at > ? ORDER BY i.id DESC",
+            (now,),
+        )
+        wanted = set(site_ids)
+        return [
+            dict(r) | {"site_ids": json.loads(r["site_ids"])} for r in rows if wanted & set(json.loads(r["site_ids"]))
+        ]
+
+    async def accept_invitation(self, token_hash: str, now: float, *, name: str, password_hash: str) -> User | None:
+        """Create the invited person's account and memberships once; None if the link is used or expired."""
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT * FROM invitations WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?",
+                (token_hash, now),
+            ) as cur:
+                invite = await cur.fetchone()
+            if invite is None:
+                return None
+            async with db.execute("SELECT id FROM users WHERE email = ?", (invite["email"],)) as cur:
+                if await cur.fetchone() is not None:
+                    return None
+            cur = await db.execute(
+                "INSERT INTO users (email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)",
+                (invite["email"], name, password_hash, invite["role"], now),
+            )
+            user_id = int(cur.lastrowid or 0)
+            for site_id in json.loads(invite["site_ids"]):
+                await db.execute(
+                    "INSERT OR IGNORE INTO site_members (site_id, user_id) VALUES (?, ?)", (site_id, user_id)
+                )
+            await db.execute("UPDATE invitations SET accepted_at = ? WHERE id = ?", (now, invite["id"]))
+            async with db.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _user(row)
+
+    async def invitation(self, token_hash: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT * FROM invitations WHERE token_hash = ?", (token_hash,))
+        return dict(row) if row else None
+
+    async def team(self, site_ids: list[int]) -> list[tuple[User, list[int]]]:
+        """Everyone who belongs to any of these sites, with the ids of the sites they belong to."""
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT u.*, group_concat(m.site_id) AS site_list FROM users u JOIN site_members m ON m.user_id = u.id"
+            f" WHERE m.site_id IN ({marks}) GROUP BY u.id ORDER BY u.name",
+            tuple(site_ids),
+        )
+        return [(_user(r), [int(x) for x in str(r["site_list"]).split(",")]) for r in rows]
+
+    async def update_user(self, user_id: int, **changes: Any) -> None:
+        """name, role, active, photo: a deactivated person's sessions end in the same transaction."""
+        allowed = {"name", "role", "active", "photo"}
+        if not changes or not set(changes) <= allowed:
+            raise ValueError(f"only {', '.join(sorted(allowed))} can change")
+        values = [v.value if isinstance(v, enum.Enum) else v for v in changes.values()]
+        async with self._tx() as db:
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            await db.execute(f"UPDATE users SET {sets} WHERE id = ?", (*values, user_id))
+            if changes.get("active") in (0, False):
+                await db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    async def set_memberships(self, user_id: int, site_ids: list[int], keep: list[int]) -> None:
+        """Membership of ``user_id`` among the sites ``site_ids`` becomes exactly ``keep``."""
+        async with self._tx() as db:
+            for site_id in site_ids:
+                if site_id in keep:
+                    await db.execute(
+                        "INSERT OR IGNORE INTO site_members (site_id, user_id) VALUES (?, ?)", (site_id, user_id)
+                    )
+                else:
+                    await db.execute("DELETE FROM site_members WHERE site_id = ? AND user_id = ?", (site_id, user_id))
+
     # -- users, membership, sessions ------------------------------------
 
     async def create_user(self, *, email: str, name: str, password_hash: str, role: Role) -> User:
