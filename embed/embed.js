@@ -40,7 +40,8 @@
 
   let add = (k, m) => { let h = m && R.guard(k, () => m.default(R, W[k] || {})); if (h) H[k] = h };
   let off = e => { dead = 1; P = []; console.warn('Beckon: inactive', e) };
-  let boot = () => fetch(base + '/api/v1/sites/' + encodeURIComponent(key) + '/config', { credentials: 'omit' })
+  // data-config: the dashboard's live preview points the loader at a draft instead.
+  let boot = () => fetch(s.dataset.config || base + '/api/v1/sites/' + encodeURIComponent(key) + '/config', { credentials: 'omit' })
     .then(r => { if (!r.ok) throw r.status; return r.json() })
     .then(c => {
       let C = c.chunks || {}, L = c.lazy || {}, ks = Object.keys(W = c.widgets || {}).filter(k => C[k]),

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     visitor = VisitorAPI(store, ingest, router, assets, settings)
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
-    widgets = WidgetPages(dashboard)
+    widgets = WidgetPages(dashboard, visitor)
     crm = LeadPages(dashboard)  # -- leads CRM --
     sites = SitePages(dashboard, settings)
     team = TeamPages(dashboard, hub)
@@ -121,6 +121,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/widgets/new", widgets.create, methods=["POST"]),
         Route("/app/widgets/{site}/{kind}/{slug}", widgets.edit, methods=["GET"]),
         Route("/app/widgets/{site}/{kind}/{slug}", widgets.save, methods=["POST"]),
+        Route("/app/preview/{site}/{kind}/{slug}", widgets.preview, methods=["GET", "POST"]),
+        Route("/app/preview-config/{token}", widgets.preview_config),
         Mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         Route("/demo/", demo.page),
         Route("/demo/{path:path}", demo.page),

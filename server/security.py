@@ -36,7 +36,11 @@ class SecurityHeaders:
                     (b"referrer-policy", b"strict-origin-when-cross-origin"),
                     (b"x-request-id", request_id.encode()),
                 ]
-                if path.startswith("/app"):
+                if path.startswith("/app/preview/"):
+                    # The widget editor's live preview: framed by the dashboard itself, by nothing else.
+                    csp = DASHBOARD_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+                    extra += [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"SAMEORIGIN")]
+                elif path.startswith("/app"):
                     extra += [(b"content-security-policy", DASHBOARD_CSP.encode()), (b"x-frame-options", b"DENY")]
                 if self.hsts:
                     extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))

@@ -88,7 +88,16 @@ class VisitorAPI:
         if origin:
             await self._seen(site, origin)
         base = public_base(request, self.settings)
-        rows = await self.store.enabled_widgets(site.id)
+        body = await self.config_body(site, await self.store.enabled_widgets(site.id), base)
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **cors}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(raw, media_type="application/json", headers=headers)
+
+    async def config_body(self, site: Site, rows: list[Widget], base: str) -> dict[str, Any]:
+        """What the loader is told: the site, its widgets' configs with live facts, the chunks to load."""
         widgets: dict[str, dict[str, Any]] = {w.kind: w.config for w in rows if not w.slug}
         # Kinds with several widgets per site (quizzes, popups, countdowns) list them by slug.
         for w in rows:
@@ -110,7 +119,7 @@ class VisitorAPI:
         countdowns = widgets.get("countdown", {}).get("items", {}).values()
         if countdowns and all(c.get("display") == "inline" for c in countdowns):
             lazy["countdown"] = "[data-beckon-countdown]"
-        body = {
+        return {
             "site": {
                 "key": site.key,
                 "name": site.name,
@@ -121,12 +130,6 @@ class VisitorAPI:
             "chunks": chunks,
             "lazy": lazy,
         }
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache", **cors}
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        return Response(raw, media_type="application/json", headers=headers)
 
     async def _seen(self, site: Site, origin: str) -> None:
         """The install check: the snippet ran on this domain. Written at most once a minute per domain."""

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server import countdown, popup
 from server.dashboard.views import Dashboard
-from server.models import Role, Site, User
+from server.models import Role, Site, User, Widget
 from server.quiz import definition
+from server.visitor_api import VisitorAPI, public_base
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 EDITORS = (Role.OWNER, Role.ADMIN)
@@ -67,10 +70,16 @@ def changes(older: dict[str, Any] | None, newer: dict[str, Any]) -> list[str]:
     return out or ["saved without changes"]
 
 
+PREVIEW_TTL = 3600.0
+
+
 class WidgetPages:
-    def __init__(self, dashboard: Dashboard) -> None:
+    def __init__(self, dashboard: Dashboard, visitor: VisitorAPI) -> None:
         self.dash = dashboard
         self.store = dashboard.store
+        self.visitor = visitor
+        # Drafts being previewed, by a random token: never stored, never shown to visitors.
+        self._drafts: dict[str, tuple[float, Site, Widget]] = {}
 
     async def _editor(self, request: Request) -> tuple[User, list[Site]] | Response:
         user = await self.dash.require_user(request)
@@ -183,3 +192,48 @@ class WidgetPages:
             "saved": request.query_params.get("saved") if not errors else None,
         }
         return self.dash.render(request, "widget_edit.html", context, status_code=status_code)
+
+    # -- live preview: the real widget code, in a frame beside the form --------------------
+
+    async def preview(self, request: Request) -> Response:
+        """GET: the saved version; POST (the form's Preview button): the draft as typed."""
+        found = await self._editor(request)
+        if isinstance(found, Response):
+            return found
+        target = self._target(request, found[1])
+        if target is None:
+            return self.dash.render(request, "not_found.html", {}, status_code=404)
+        site, kind, slug = target
+        errors: list[str] = []
+        if request.method == "POST":
+            form = await self.dash.checked_form(request)
+            if isinstance(form, Response):
+                return form
+            try:
+                config = json.loads(str(form.get("definition") or ""))
+                VALIDATORS[kind](config, site)
+            except json.JSONDecodeError as exc:
+                errors, config = [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"], {}
+            except Invalid as exc:
+                errors, config = exc.errors, {}
+        else:
+            saved = await self.store.get_widget(site.id, kind, slug)
+            config = saved.config if saved else STARTERS[kind]
+        token = ""
+        if not errors:
+            now = time.time()
+            self._drafts = {t: d for t, d in self._drafts.items() if d[0] > now}
+            token = secrets.token_urlsafe(16)
+            draft = Widget(0, site.id, kind, slug, config, enabled=True, version=0, updated_at=now)
+            self._drafts[token] = (now + PREVIEW_TTL, site, draft)
+        context = {"site": site, "kind": kind, "slug": slug, "token": token, "errors": errors, "label": LABELS[kind]}
+        return self.dash.render(request, "widget_preview.html", context, status_code=400 if errors else 200)
+
+    async def preview_config(self, request: Request) -> Response:
+        """The loader's config for a preview frame: only the draft widget; the token is the key."""
+        draft = self._drafts.get(request.path_params["token"])
+        if draft is None or draft[0] < time.time():
+            return JSONResponse({"error": {"code": "gone", "message": "This preview has expired."}}, status_code=404)
+        _, site, widget = draft
+        body = await self.visitor.config_body(site, [widget], public_base(request, self.visitor.settings))
+        return JSONResponse(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from typing import Any
 
@@ -301,3 +302,23 @@ def test_managers_and_strangers_cannot_edit_quizzes(beckon: BeckonServer, shop: 
     outsider = httpx.Client(base_url=beckon.base, follow_redirects=False)
     login(outsider, *OUTSIDER)
     assert outsider.get(f"/app/widgets/{shop}/quiz/{SLUG}").status_code in (403, 404)
+
+
+def test_the_live_preview_runs_a_draft_without_saving_it(beckon: BeckonServer, shop: str, editor: httpx.Client) -> None:
+    before = stored_quiz(beckon, shop, SLUG)
+    draft = copy.deepcopy(KITCHEN_QUIZ) | {"title": "Draft title"}
+    page = editor.get(f"/app/widgets/{shop}/quiz/{SLUG}")
+    shown = editor.post(
+        f"/app/preview/{shop}/quiz/{SLUG}", data={"csrf": csrf_from(page.text), "definition": json.dumps(draft)}
+    )
+    assert shown.status_code == 200 and "frame-ancestors 'self'" in shown.headers["content-security-policy"]
+    config_path = re.search(r'data-config="([^"]+)"', shown.text)[1]  # type: ignore[index]
+    config = httpx.get(f"{beckon.base}{config_path}").json()
+    assert list(config["widgets"]) == ["quiz"] and config["widgets"]["quiz"]["items"][SLUG]["title"] == "Draft title"
+    assert "OAK10" not in json.dumps(config)
+    assert stored_quiz(beckon, shop, SLUG).version == before.version  # nothing saved
+    broken = editor.post(
+        f"/app/preview/{shop}/quiz/{SLUG}", data={"csrf": csrf_from(page.text), "definition": '{"steps": []}'}
+    )
+    assert broken.status_code == 400 and "a quiz needs at least one step" in broken.text
+    assert httpx.get(f"{beckon.base}/app/preview-config/made-up").status_code == 404
