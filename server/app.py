@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/widgets/new", widgets.create, methods=["POST"]),
         Route("/app/widgets/{site}/{kind}/{slug}", widgets.edit, methods=["GET"]),
         Route("/app/widgets/{site}/{kind}/{slug}", widgets.save, methods=["POST"]),
+        Route("/app/widgets/{site}/{kind}/{slug}/restore/{version:int}", widgets.restore, methods=["POST"]),
         Route("/app/preview/{site}/{kind}/{slug}", widgets.preview, methods=["GET", "POST"]),
         Route("/app/preview-config/{token}", widgets.preview_config),
         Mount("/app/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

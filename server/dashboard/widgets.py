@@ -193,6 +193,28 @@ class WidgetPages:
         }
         return self.dash.render(request, "widget_edit.html", context, status_code=status_code)
 
+    async def restore(self, request: Request) -> Response:
+        """Roll back: an earlier version becomes the newest one (the history keeps both)."""
+        found = await self._editor(request)
+        if isinstance(found, Response):
+            return found
+        form = await self.dash.checked_form(request)
+        if isinstance(form, Response):
+            return form
+        target = self._target(request, found[1])
+        widget = await self.store.get_widget(target[0].id, target[1], target[2]) if target else None
+        if target is None or widget is None:
+            return self.dash.render(request, "not_found.html", {}, status_code=404)
+        site, kind, slug = target
+        wanted = request.path_params["version"]
+        old = next((v for v in await self.store.widget_history(widget.id, limit=1000) if v["version"] == wanted), None)
+        if old is None:
+            return self.dash.render(request, "not_found.html", {}, status_code=404)
+        saved = await self.store.put_widget(
+            site.id, kind, old["config"], enabled=old["enabled"], slug=slug, actor_id=found[0].id
+        )
+        return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={saved.version}", status_code=303)
+
     # -- live preview: the real widget code, in a frame beside the form --------------------
 
     async def preview(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -118,3 +119,26 @@ def test_moving_a_fixed_deadline_is_recorded_with_who_and_when(beckon: BeckonSer
     bad = COUNTDOWNS["autumn-sale"] | {"deadline": "soon"}
     refused = client.post(path, data={"csrf": csrf_from(history), "definition": json.dumps(bad), "enabled": "on"})
     assert refused.status_code == 400 and "deadline: &#39;soon&#39; is not a date and time" in refused.text
+
+
+def test_an_earlier_version_can_be_restored_and_the_history_says_so(beckon: BeckonServer, shop: str) -> None:
+    beckon.add_user("cd.restorer@example.test", "owner-password-1", sites=[shop], name="Rita", role=Role.OWNER)
+    client = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(client, "cd.restorer@example.test", "owner-password-1")
+    path = f"/app/widgets/{shop}/countdown/dispatch"
+    page = client.get(path)
+    later = COUNTDOWNS["dispatch"] | {"time": "16:00"}
+    client.post(path, data={"csrf": csrf_from(page.text), "definition": json.dumps(later), "enabled": "on"})
+    page = client.get(path)
+    versions = [int(v) for v in re.findall(r"Restore version (\d+)", page.text)]
+    first = min(versions)
+    restored = client.post(f"{path}/restore/{first}", data={"csrf": csrf_from(page.text)})
+    assert restored.status_code == 303
+
+    async def current(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(shop)
+        return await store.get_widget(site.id, "countdown", "dispatch")
+
+    widget = beckon.with_store(current)
+    assert widget.config["time"] == "14:00" and widget.version == max(versions) + 2
+    assert "by Rita" in client.get(path).text
