@@ -19,6 +19,7 @@ from server.assets import Assets
 from server.chat import ChatService
 from server.dashboard.crm import LeadPages  # -- leads CRM --
 from server.dashboard.live import ManagerFeed
+from server.dashboard.reports import ReportPages
 from server.dashboard.sessions import LoginThrottle, Sessions
 from server.dashboard.sites import SitePages
 from server.dashboard.team import TeamPages
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     crm = LeadPages(dashboard)  # -- leads CRM --
     sites = SitePages(dashboard, settings)
     team = TeamPages(dashboard, hub)
+    reports = ReportPages(dashboard)
     feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/leads/{ref}", crm.change, methods=["POST"]),
         Route("/app/leads/{ref}/anonymise", crm.anonymise, methods=["POST"]),
         Route("/app/leads/{ref}/delete", crm.delete, methods=["POST"]),
+        Route("/app/analytics", reports.analytics),
         # -- team --
         Route("/app/team", team.index, methods=["GET"]),
         Route("/app/team/invite", team.invite, methods=["POST"]),

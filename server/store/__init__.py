@@ -66,6 +66,8 @@ class Store(Protocol):
     async def enabled_widgets(self, site_id: int) -> list[Widget]: ...
 
     # users, membership, sessions
+    # -- analytics --
+    async def analytics(self, site_id: int, start: float, end: float) -> dict[str, list[dict[str, Any]]]: ...
     # -- team --
     async def create_invitation(
         self, *, token_hash: str, email: str, role: Role, site_ids: list[int], invited_by: int, expires_at: float

@@ -487,6 +487,38 @@ class SQLiteStore:
         rows = await self._all("SELECT domain, last_seen FROM site_installs WHERE site_id = ?", (site_id,))
         return {r["domain"]: float(r["last_seen"]) for r in rows}
 
+    # -- analytics --
+
+    async def analytics(self, site_id: int, start: float, end: float) -> dict[str, list[dict[str, Any]]]:
+        """The raw numbers of a period; server/analytics.py turns them into the report."""
+        span = (site_id, start, end)
+        queries = {
+            "leads": "SELECT kind, status, COUNT(*) AS n FROM leads WHERE site_id = ? AND created_at >= ?"
+            " AND created_at < ? GROUP BY kind, status",
+            "events": "SELECT name, COUNT(*) AS n FROM visitor_events WHERE site_id = ? AND at >= ? AND at < ?"
+            " GROUP BY name",
+            "sources": "SELECT source, COUNT(*) AS n, SUM(status = 'won') AS won FROM leads WHERE site_id = ?"
+            " AND created_at >= ? AND created_at < ? AND status != 'partial' GROUP BY source ORDER BY n DESC LIMIT 15",
+            "callbacks": "SELECT c.claimed_by AS user_id, c.claimed_at - l.created_at AS to_claim, c.promise_kept,"
+            " c.missed_at IS NOT NULL AS missed, c.outcome FROM callbacks c JOIN leads l ON l.id = c.lead_id"
+            " WHERE c.site_id = ? AND l.created_at >= ? AND l.created_at < ?",
+            "chats": "SELECT c.id, c.rating, (SELECT MIN(created_at) FROM messages m WHERE m.conversation_id = c.id"
+            " AND m.author = 'visitor') AS asked, (SELECT created_at FROM messages m WHERE m.conversation_id = c.id"
+            " AND m.author = 'manager' ORDER BY m.seq LIMIT 1) AS answered, (SELECT user_id FROM messages m"
+            " WHERE m.conversation_id = c.id AND m.author = 'manager' ORDER BY m.seq LIMIT 1) AS user_id,"
+            " c.assignee_id FROM conversations c WHERE c.site_id = ? AND c.created_at >= ? AND c.created_at < ?",
+        }
+        out = {name: [dict(r) for r in await self._all(sql, span)] for name, sql in queries.items()}
+        out["people"] = [
+            dict(r)
+            for r in await self._all(
+                "SELECT u.id, u.name FROM users u JOIN site_members m ON m.user_id = u.id WHERE m.site_id = ?"
+                " ORDER BY u.name",
+                (site_id,),
+            )
+        ]
+        return out
+
     # -- team --
 
     async def create_invitation(

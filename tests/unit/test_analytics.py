@@ -1,0 +1,37 @@
+from server.analytics import report
+
+
+def test_the_report_adds_up_the_raw_numbers() -> None:
+    raw = {
+        "leads": [
+            {"kind": "callback", "status": "new", "n": 3},
+            {"kind": "callback", "status": "won", "n": 1},
+            {"kind": "quiz", "status": "partial", "n": 5},
+            {"kind": "quiz", "status": "new", "n": 2},
+            {"kind": "popup", "status": "new", "n": 1},
+        ],
+        "events": [{"name": "popup_shown", "n": 10}, {"name": "popup_converted", "n": 2}],
+        "sources": [{"source": "ads", "n": 4, "won": 1}, {"source": "", "n": 3, "won": None}],
+        "callbacks": [
+            {"user_id": 1, "to_claim": 4.0, "promise_kept": 1, "missed": 0, "outcome": "connected"},
+            {"user_id": 1, "to_claim": 10.0, "promise_kept": 0, "missed": 1, "outcome": None},
+            {"user_id": 2, "to_claim": 6.0, "promise_kept": 1, "missed": 0, "outcome": "no_answer"},
+            {"user_id": None, "to_claim": None, "promise_kept": None, "missed": 1, "outcome": None},
+        ],
+        "chats": [
+            {"id": 1, "rating": 5, "asked": 100.0, "answered": 112.0, "user_id": 2, "assignee_id": 2},
+            {"id": 2, "rating": None, "asked": 200.0, "answered": None, "user_id": None, "assignee_id": None},
+        ],
+        "people": [{"id": 1, "name": "Anna"}, {"id": 2, "name": "Ben"}],
+    }
+    out = report(raw)
+    funnels = {f.widget: [(s.label, s.n) for s in f.steps] for f in out.funnels}
+    assert funnels["Callback"] == [("Requests", 4), ("Claimed by a manager", 3), ("Talked", 1), ("Won", 1)]
+    assert funnels["Quiz"] == [("Started", 7), ("Left contact details", 2), ("Won", 0)]
+    assert funnels["Popup"] == [("Shown", 10), ("Converted", 3), ("Won", 0)]
+    assert funnels["Chat"] == [("Conversations", 2), ("Answered", 1), ("Won", 0)]
+    assert (out.missed, out.callbacks) == (2, 4)
+    assert out.sources == [{"source": "ads", "n": 4, "won": 1}, {"source": "direct", "n": 3, "won": 0}]
+    anna, ben = out.people
+    assert (anna.claimed, anna.median_claim, anna.kept_pct, anna.chats) == (2, 7.0, 50, 0)
+    assert (ben.claimed, ben.kept_pct, ben.chats, ben.median_reply, ben.rating) == (1, 100, 1, 12.0, 5.0)
