@@ -26,6 +26,7 @@ from server.dashboard.team import TeamPages
 from server.dashboard.views import Dashboard
 from server.dashboard.widgets import WidgetPages
 from server.demo import DemoSite
+from server.digest import Digest
 from server.hub import Hub
 from server.ingest import Ingest
 from server.mailer import Mailer
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     assets = Assets(settings.root)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     router = Router(store, hub, mailer)
+    digest = Digest(store, mailer, settings.digest_seconds, settings.public_url) if mailer else None
     chat = ChatService(store, hub, router, settings)
     ingest = Ingest(store, hub, router, chat, settings)
     visitor = VisitorAPI(store, ingest, router, assets, settings)
@@ -67,7 +69,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if applied:
             log.info("applied migrations %s", applied)
         await router.start()
+        if digest:
+            digest.start()
         yield
+        if digest:
+            await digest.stop()
         await router.stop()
         await store.close()
 

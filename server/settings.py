@@ -38,6 +38,7 @@ class Settings:
     login_window: int = 900
     smtp_url: str = ""
     mail_from: str = "Beckon <beckon@localhost>"
+    digest_seconds: int = 86400  # how often owners get the new-lead digest by email
     root: Path = field(default=ROOT)
 
     @classmethod
@@ -57,6 +58,7 @@ class Settings:
             login_window=_env_int("BECKON_LOGIN_WINDOW", cls.login_window),
             smtp_url=os.environ.get("BECKON_SMTP_URL", ""),
             mail_from=os.environ.get("BECKON_MAIL_FROM", cls.mail_from),
+            digest_seconds=_env_int("BECKON_DIGEST_SECONDS", cls.digest_seconds),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]

@@ -471,6 +471,9 @@ class SQLiteStore:
 
     # -- sites and setup --
 
+    async def all_sites(self) -> list[Site]:
+        return [_site(r) for r in await self._all("SELECT * FROM sites ORDER BY id")]
+
     async def count_users(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM users")
         return int(row["n"]) if row else 0
