@@ -55,6 +55,18 @@ STARTERS: dict[str, dict[str, Any]] = {
 }
 
 
+def checked(source: str, kind: str, site: Site) -> tuple[dict[str, Any], list[str]]:
+    """The config as typed, or the errors that keep it from being saved or previewed."""
+    try:
+        config = json.loads(source)
+        VALIDATORS[kind](config, site)
+    except json.JSONDecodeError as exc:
+        return {}, [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+    except Invalid as exc:
+        return {}, exc.errors
+    return config, []
+
+
 def changes(older: dict[str, Any] | None, newer: dict[str, Any]) -> list[str]:
     """What a version changed, field by field, in words short enough for a list."""
     if older is None:
@@ -149,19 +161,11 @@ class WidgetPages:
         site, kind, slug = target
         source = str(form.get("definition") or "")
         enabled = form.get("enabled") == "on"
-        try:
-            config = json.loads(source)
-            VALIDATORS[kind](config, site)
-        except json.JSONDecodeError as exc:
-            errors = [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
-        except Invalid as exc:
-            errors = exc.errors
-        else:
-            widget = await self.store.put_widget(
-                site.id, kind, config, enabled=enabled, slug=slug, actor_id=found[0].id
-            )
-            return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={widget.version}", status_code=303)
-        return await self._page(request, target, source, enabled, errors, status_code=400)
+        config, errors = checked(source, kind, site)
+        if errors:
+            return await self._page(request, target, source, enabled, errors, status_code=400)
+        widget = await self.store.put_widget(site.id, kind, config, enabled=enabled, slug=slug, actor_id=found[0].id)
+        return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={widget.version}", status_code=303)
 
     async def _page(
         self,
@@ -231,13 +235,7 @@ class WidgetPages:
             form = await self.dash.checked_form(request)
             if isinstance(form, Response):
                 return form
-            try:
-                config = json.loads(str(form.get("definition") or ""))
-                VALIDATORS[kind](config, site)
-            except json.JSONDecodeError as exc:
-                errors, config = [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"], {}
-            except Invalid as exc:
-                errors, config = exc.errors, {}
+            config, errors = checked(str(form.get("definition") or ""), kind, site)
         else:
             saved = await self.store.get_widget(site.id, kind, slug)
             config = saved.config if saved else STARTERS[kind]

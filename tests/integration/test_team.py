@@ -81,8 +81,9 @@ async def test_switching_someone_off_ends_their_session_and_live_dashboard_at_on
     cookie = f"beckon_session={olaf.cookies.get('beckon_session')}"
     async with connect(f"{beckon.ws_base}/ws/manager", origin=beckon.base, additional_headers={"Cookie": cookie}) as ws:
         await ws.send('{"type": "hello", "since": 1000000000}')
-        while '"welcome"' not in await asyncio.wait_for(ws.recv(), 5):
-            pass
+        heard = ""
+        while '"welcome"' not in heard:  # the dashboard is live
+            heard = str(await asyncio.wait_for(ws.recv(), 5))
         member = next(u for u in beckon.with_store(lambda s: s.team([shop["a"]])) if u[0].email.startswith("olaf"))
         page = boss.get("/app/team")
         off = boss.post(f"/app/team/{member[0].id}", data={"csrf": csrf_from(page.text), "role": "manager"})
