@@ -29,6 +29,9 @@ from server.demo import DemoSite
 from server.digest import Digest
 from server.hub import Hub
 from server.ingest import Ingest
+from server.integrations.api import LeadsAPI  # -- integrations --
+from server.integrations.pages import IntegrationPages  # -- integrations --
+from server.integrations.webhooks import Webhooks  # -- integrations --
 from server.mailer import Mailer
 from server.routing import Router
 from server.security import SecurityHeaders
@@ -61,6 +64,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     feed = ManagerFeed(store, hub, router, chat, sessions)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
+    # -- integrations --
+    leads_api = LeadsAPI(store, hub)
+    integrations = IntegrationPages(dashboard)
+    outgoing = Webhooks(store, hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,11 +76,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if applied:
             log.info("applied migrations %s", applied)
         await router.start()
+        await outgoing.start()  # -- integrations --
         if digest:
             digest.start()
         yield
         if digest:
             await digest.stop()
+        await outgoing.stop()  # -- integrations --
         await router.stop()
         await store.close()
 
@@ -95,6 +104,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/api/v1/sites/{key}/config", visitor.site_config),
         Route("/api/v1/collect", visitor.collect, methods=["POST", "OPTIONS"]),
         Route("/api/v1/telephony/status", webhooks.status, methods=["POST"]),
+        # -- integrations --
+        Route("/api/v1/leads", leads_api.list, methods=["GET"]),
+        Route("/api/v1/leads.csv", leads_api.csv, methods=["GET"]),
+        Route("/api/v1/leads/{ref}", leads_api.get, methods=["GET"]),
+        Route("/api/v1/leads/{ref}", leads_api.patch, methods=["PATCH"]),
+        Route("/app/integrations", integrations.index, methods=["GET"]),
+        Route("/app/integrations/tokens", integrations.create_token, methods=["POST"]),
+        Route("/app/integrations/tokens/{token_id}/revoke", integrations.revoke_token, methods=["POST"]),
+        Route("/app/integrations/webhooks", integrations.create_webhook, methods=["POST"]),
+        Route("/app/integrations/webhooks/{webhook_id}/toggle", integrations.toggle_webhook, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor.socket),
         WebSocketRoute("/ws/manager", feed.socket),
         Route("/app", dashboard.home),

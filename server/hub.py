@@ -7,7 +7,7 @@ same ``publish`` and ``subscribe``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,11 +38,13 @@ class Hub:
     def __init__(self, queue_size: int = 1000) -> None:
         self._channels: dict[str, set[Subscription]] = {}
         self._queue_size = queue_size
+        self._taps: list[Callable[[str, Message], None]] = []  # -- integrations --
 
     def publish(self, channel: str, message: Message) -> int:
         subscribers = self._channels.get(channel, ())
         for sub in subscribers:
             sub.deliver(message)
+        self._tapped(channel, message)  # -- integrations --
         return len(subscribers)
 
     @asynccontextmanager
@@ -60,3 +62,13 @@ class Hub:
                     subs.discard(sub)
                     if not subs:
                         del self._channels[name]
+
+    # -- integrations: observers of every publish (webhooks), outside the subscribers' queues --
+
+    def tap(self, observer: Callable[[str, Message], None]) -> None:
+        """Call ``observer(channel, message)`` for every publish, subscribed or not. It must not block."""
+        self._taps.append(observer)
+
+    def _tapped(self, channel: str, message: Message) -> None:
+        for observer in self._taps:
+            observer(channel, message)
