@@ -18,6 +18,7 @@ import logging
 import os
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -32,6 +33,8 @@ log = logging.getLogger("beckon.webhooks")
 MAX_ATTEMPTS = 5
 TIMEOUT = 10.0
 IDLE_CHECK = 60.0
+FRESH_LEAD = 600.0
+SEEN_LEADS = 20_000
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -58,7 +61,14 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
         hub.tap(self.observe)
+
+    def _remember(self, ref: str) -> None:
+        self._seen[ref] = None
+        self._seen.move_to_end(ref)
+        while len(self._seen) > SEEN_LEADS:
+            self._seen.popitem(last=False)
 
     # -- hub side: cheap, never blocks a publish ---------------------------------
 
@@ -100,7 +110,16 @@ class Webhooks:
             lead = await self.store.get_lead(ref)
             if lead is None:
                 return None
-            created = not await self.store.event_sent_before(site_id, "lead.created", ref)
+            # Created: the first frame about a lead made in the last few minutes (a quiz's later answers,
+            # a PATCH, a reopened old lead are updates). Seen refs are remembered, and stored deliveries
+            # answer for them after a restart.
+            seen = ref in self._seen
+            self._remember(ref)
+            created = (
+                not seen
+                and time.time() - lead.created_at < FRESH_LEAD
+                and not await self.store.event_sent_before(site_id, "lead.created", ref)
+            )
             return ("lead.created" if created else "lead.updated"), ref, {"lead": lead_json(lead)}
         if kind == "callback" and message.get("state") == "missed":
             ref = str(message.get("lead") or "")
@@ -131,6 +150,8 @@ class Webhooks:
     async def _enqueue(self, site_id: int, message: Message) -> None:
         hooks = await self.store.webhooks([site_id], active_only=True)
         if not hooks:
+            if message.get("type") == "lead":
+                self._remember(str(message.get("ref") or ""))
             return
         found = await self._event_for(site_id, message)
         if found is None:

@@ -65,6 +65,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.failures = 0  # -- integrations: answer the next N requests with HTTP 500 --
+        self.arrivals: list[float] = []  # -- integrations: monotonic time of every request --
         self.got = threading.Condition()
         receiver = self
 
@@ -73,8 +75,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.got:
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.arrivals.append(time.monotonic())
+                    failing = receiver.failures > 0
+                    receiver.failures -= failing
                     receiver.got.notify_all()
-                self.send_response(202)
+                self.send_response(500 if failing else 202)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:

@@ -1,0 +1,163 @@
+"""Outgoing webhooks against a real HTTP receiver on loopback: signed bodies, retries with backoff,
+the delivery log in the dashboard, deliveries that survive a restart, and who may add webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from server.store import Store
+from tests.conftest import OTHER_SITE, SITE
+from tests.integration.conftest import Receiver
+from tests.integration.test_api import ADMIN, OTHER_ADMIN, api, ensure_admins, make_token, signed_in
+from tests.integration.test_collect import post
+from tests.integration.test_visitor_socket import lead
+from tests.support import BeckonServer, csrf_from
+
+
+def add_webhook(server: BeckonServer, url: str, events: list[str] | None = None, site: str = SITE) -> str:
+    ensure_admins(server)
+    with signed_in(server, ADMIN) as c:
+        page = c.get("/app/integrations")
+        data: dict[str, Any] = {"csrf": csrf_from(page.text), "site": site, "url": url}
+        if events:
+            data["events"] = events
+        reply = c.post("/app/integrations/webhooks", data=data)
+        assert reply.status_code == 200, reply.text
+        return reply.text.split('class="secret-value" readonly value="', 1)[1].split('"', 1)[0]
+
+
+def new_lead(server: BeckonServer, **over: Any) -> str:
+    reply = post(server, {"visitor": uuid.uuid4().hex, "frames": [lead(**over)]})
+    return reply.json()["results"][0]["lead"]
+
+
+def verified(secret: str, headers: dict[str, str], raw: bytes) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers["x-beckon-signature"], expected)
+
+
+async def until(what: str, check: Callable[[], Any], timeout: float = 10) -> Any:
+    """Wait for a condition the server reaches on its own (a stored attempt), polling its store."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await asyncio.to_thread(check)
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"never happened: {what}")
+        await asyncio.sleep(0.05)  # polling the store for the condition, not standing in for it
+
+
+def delivery_log(server: BeckonServer) -> list[tuple[Any, list[Any]]]:
+    async def action(store: Store) -> list[tuple[Any, list[Any]]]:
+        site = await store.get_site_by_key(SITE)
+        assert site is not None
+        rows = []
+        for hook in await store.webhooks([site.id]):
+            rows += await store.deliveries(hook.id)
+        return rows
+
+    return server.with_store(action)
+
+
+async def test_new_and_updated_leads_are_posted_signed(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    secret = add_webhook(server, provider.url)
+    ref = new_lead(server, name="Hooked")
+    headers, body = await provider.next_request()
+    assert verified(secret, headers, body["raw"])
+    assert not verified("whsec_wrong", headers, body["raw"])
+    assert headers["content-type"] == "application/json" and headers["x-beckon-event"] == "lead.created"
+    assert abs(int(headers["x-beckon-timestamp"]) - time.time()) < 60
+    assert headers["x-beckon-delivery"] == body["id"] and body["id"].startswith("evt_")
+    assert body["type"] == "lead.created" and body["site"] == {"key": SITE, "name": "Test Workshop"}
+    assert body["data"]["lead"]["ref"] == ref and body["data"]["lead"]["name"] == "Hooked"
+    assert body["data"]["lead"]["phone"] == "+442079460958"
+
+    with api(server, make_token(server)) as c:
+        assert c.patch(f"/leads/{ref}", json={"status": "won"}).status_code == 200
+    headers, body = await provider.next_request()
+    assert verified(secret, headers, body["raw"])
+    assert (body["type"], body["data"]["lead"]["ref"], body["data"]["lead"]["status"]) == ("lead.updated", ref, "won")
+
+
+async def test_failures_are_retried_with_backoff_and_logged(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon(BECKON_WEBHOOK_RETRY_BASE="0.3")
+    secret = add_webhook(server, provider.url)
+    provider.failures = 2
+    ref = new_lead(server)
+    sent = [await provider.next_request() for _ in range(3)]
+    assert len({b["id"] for _, b in sent}) == 1  # one event, three attempts
+    assert all(verified(secret, h, b["raw"]) for h, b in sent)
+    first, second, third = provider.arrivals[:3]
+    assert second - first >= 0.3 and third - second >= 1.2  # base, then 4 × base
+
+    def delivered() -> Any:
+        rows = [r for r in delivery_log(server) if r[0].subject == ref]
+        return rows if rows and rows[0][0].state == "delivered" else None
+
+    [(delivery, attempts)] = await until("the delivery is logged as delivered", delivered)
+    assert delivery.attempts == 3 and [a.status_code for a in attempts] == [500, 500, 202]
+    assert [a.error for a in attempts] == ["HTTP 500", "HTTP 500", ""]
+    with signed_in(server, ADMIN) as c:
+        page = c.get("/app/integrations").text
+    assert delivery.event_id in page and page.count("HTTP 500") >= 2 and "delivered" in page
+
+
+async def test_a_delivery_that_keeps_failing_stops_after_five_attempts(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon(BECKON_WEBHOOK_RETRY_BASE="0.01")
+    add_webhook(server, provider.url)
+    provider.failures = 100
+    ref = new_lead(server)
+
+    def failed() -> Any:
+        rows = [r for r in delivery_log(server) if r[0].subject == ref]
+        return rows if rows and rows[0][0].state == "failed" else None
+
+    [(delivery, attempts)] = await until("the delivery gives up", failed)
+    assert delivery.attempts == 5 and len(attempts) == 5
+    assert len(provider.requests) == 5
+
+
+async def test_a_pending_delivery_survives_a_restart(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon(BECKON_WEBHOOK_RETRY_BASE="2")
+    add_webhook(server, provider.url)
+    provider.failures = 1
+    new_lead(server)
+    first_headers, _ = await provider.next_request()
+    await until("the failed attempt is stored", lambda: any(d.attempts == 1 for d, _ in delivery_log(server)))
+    await asyncio.to_thread(server.restart)
+    headers, _ = await provider.next_request()
+    assert headers["x-beckon-delivery"] == first_headers["x-beckon-delivery"]
+    await until("delivered after the restart", lambda: [d.state for d, _ in delivery_log(server)] == ["delivered"])
+
+
+async def test_a_webhook_gets_only_the_events_it_asked_for(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    add_webhook(server, provider.url, events=["lead.updated"])
+    ref = new_lead(server)
+    with api(server, make_token(server)) as c:
+        c.patch(f"/leads/{ref}", json={"temperature": "hot"})
+    _, body = await provider.next_request()
+    assert body["type"] == "lead.updated" and body["data"]["lead"]["temperature"] == "hot"
+    assert [d.event for d, _ in delivery_log(server)] == ["lead.updated"]
+
+
+def test_webhooks_of_one_site_are_not_shown_to_another(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    add_webhook(server, provider.url + "?secret-site-a")
+    with signed_in(server, OTHER_ADMIN) as c:
+        page = c.get("/app/integrations")
+        assert page.status_code == 200 and "secret-site-a" not in page.text
+        csrf = csrf_from(page.text)
+        assert c.post("/app/integrations/webhooks/1/toggle", data={"csrf": csrf}).status_code == 404
+        made = c.post("/app/integrations/webhooks", data={"csrf": csrf, "site": OTHER_SITE, "url": "ftp://x"})
+        assert made.status_code == 400
+    with signed_in(server, ADMIN) as c:
+        assert "secret-site-a" in c.get("/app/integrations").text
