@@ -126,9 +126,12 @@ class Webhooks:
             lead = await self.store.get_lead(ref)
             if lead is None or await self.store.event_sent_before(site_id, "callback.missed", ref):
                 return None
+            row = await self.store.get_callback(lead.id)
             callback = {
                 "state": "missed",
-                "promise_seconds": message.get("promise_seconds"),
+                "promise_seconds": row.promise_seconds if row else None,
+                "promised_by": _iso(row.promised_by) if row else None,
+                "missed_at": _iso(row.missed_at) if row else None,
                 "due_at": _iso(message.get("due_at")),
             }
             return "callback.missed", ref, {"lead": lead_json(lead), "callback": callback}

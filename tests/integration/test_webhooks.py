@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -15,8 +16,10 @@ from server.store import Store
 from tests.conftest import OTHER_SITE, SITE
 from tests.integration.conftest import Receiver
 from tests.integration.test_api import ADMIN, OTHER_ADMIN, api, ensure_admins, make_token, signed_in
+from tests.integration.test_callback_routing import ANNA, callback_site, manager, visitor_socket
+from tests.integration.test_chat import chat_visitor
 from tests.integration.test_collect import post
-from tests.integration.test_visitor_socket import lead
+from tests.integration.test_visitor_socket import lead, send
 from tests.support import BeckonServer, csrf_from
 
 
@@ -161,3 +164,57 @@ def test_webhooks_of_one_site_are_not_shown_to_another(fresh_beckon: Any, provid
         assert made.status_code == 400
     with signed_in(server, ADMIN) as c:
         assert "secret-site-a" in c.get("/app/integrations").text
+
+
+def store_webhook(server: BeckonServer, site_key: str, url: str, secret: str = "whsec_test") -> None:
+    async def action(store: Store) -> None:
+        site = await store.get_site_by_key(site_key)
+        assert site is not None
+        await store.create_webhook(site.id, url, secret, ["callback.missed", "chat.closed"], None)
+
+    server.with_store(action)
+
+
+async def test_a_missed_callback_is_posted(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    site = callback_site(server, "slowhook", promise_seconds=2, ring_seconds=1, missed_grace_seconds=300)
+    store_webhook(server, site, provider.url)
+    anna = await manager(server, ANNA)
+    v = await visitor_socket(server, site)
+    ref = (await send(v, lead(name="Waiting Walter")))["lead"]
+    headers, body = await provider.next_request()
+    assert verified("whsec_test", headers, body["raw"])
+    assert body["type"] == "callback.missed" and body["data"]["lead"]["ref"] == ref
+    assert body["data"]["callback"]["state"] == "missed" and body["data"]["callback"]["promise_seconds"] == 2
+    await anna.card(ref, "missed")
+    await v.close()
+    await anna.ws.close()
+
+
+async def test_a_closed_chat_is_posted_once(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    site = callback_site(server, "chathook")
+    store_webhook(server, site, provider.url)
+    anna = await manager(server, ANNA)
+    v = await chat_visitor(server, site)
+    ref = (await v.say("Thanks for the help", name="Petra", phone="020 7946 0555"))["conversation"]
+    assert (await anna.command("chat_close", conversation=ref))["type"] == "ack"
+    headers, body = await provider.next_request()
+    assert verified("whsec_test", headers, body["raw"]) and body["type"] == "chat.closed"
+    assert body["data"]["conversation"]["ref"] == ref and body["data"]["lead"]["name"] == "Petra"
+    rating_id = uuid.uuid4().hex
+    await v.ws.send(json.dumps({"type": "chat_rating", "id": rating_id, "conversation": ref, "score": 5}))
+    await anna.next(lambda f: f["type"] == "conversation" and f["rating"] == 5)
+    await until("the close is logged", lambda: delivery_log_for(server, site))
+    assert [d.event for d, _ in delivery_log_for(server, site)] == ["chat.closed"]  # the rating sends nothing more
+    await v.ws.close()
+    await anna.ws.close()
+
+
+def delivery_log_for(server: BeckonServer, site_key: str) -> list[Any]:
+    async def action(store: Store) -> list[Any]:
+        site = await store.get_site_by_key(site_key)
+        assert site is not None
+        return [r for hook in await store.webhooks([site.id]) for r in await store.deliveries(hook.id)]
+
+    return server.with_store(action)
