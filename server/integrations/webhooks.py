@@ -58,6 +58,7 @@ class Webhooks:
         self._frames: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
+        self._held: dict[int, float] = {}  # deliveries whose last try broke inside Beckon, until when
         self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
@@ -191,6 +192,11 @@ class Webhooks:
                 for delivery in await self.store.pending_deliveries():
                     if delivery.id in self._inflight:
                         continue
+                    held = self._held.get(delivery.id, 0.0)
+                    if held > now:
+                        wait = min(wait, held - now)
+                        continue
+                    self._held.pop(delivery.id, None)
                     if delivery.next_attempt_at <= now:
                         self._inflight.add(delivery.id)
                         task = asyncio.create_task(self._attempt(delivery))
@@ -258,6 +264,8 @@ class Webhooks:
             )
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", delivery.id)
+            # Not again at once: the next try waits as a failed attempt's would.
+            self._held[delivery.id] = time.time() + self.base_delay * 4**delivery.attempts
         finally:
             self._inflight.discard(delivery.id)
             self._wake.set()

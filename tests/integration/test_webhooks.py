@@ -129,14 +129,16 @@ async def test_a_delivery_that_keeps_failing_stops_after_five_attempts(fresh_bec
 
 
 async def test_a_pending_delivery_survives_a_restart(fresh_beckon: Any, provider: Receiver) -> None:
-    server: BeckonServer = fresh_beckon(BECKON_WEBHOOK_RETRY_BASE="2")
+    server: BeckonServer = fresh_beckon(BECKON_WEBHOOK_RETRY_BASE="3")
     add_webhook(server, provider.url)
     provider.failures = 1
     new_lead(server)
     first_headers, _ = await provider.next_request()
     await until("the failed attempt is stored", lambda: any(d.attempts == 1 for d, _ in delivery_log(server)))
     await asyncio.to_thread(server.restart)
+    restarted = time.monotonic()
     headers, _ = await provider.next_request()
+    assert provider.arrivals[1] > restarted  # sent by the new process, from what the old one stored
     assert headers["x-beckon-delivery"] == first_headers["x-beckon-delivery"]
     await until("delivered after the restart", lambda: [d.state for d, _ in delivery_log(server)] == ["delivered"])
 
