@@ -121,10 +121,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/login", dashboard.login_page, methods=["GET"]),
         Route("/app/login", dashboard.login, methods=["POST"]),
         Route("/app/logout", dashboard.logout, methods=["POST"]),
-        Route("/app/leads", dashboard.leads),
         Route("/app/inbox", dashboard.inbox),
-        Route("/app/leads/{ref}", dashboard.lead),
         # -- leads CRM --
+        Route("/app/leads", crm.leads, methods=["GET"]),
+        Route("/app/leads/{ref}", crm.lead, methods=["GET"]),
         Route("/app/leads.csv", crm.export, methods=["GET"]),
         Route("/app/leads/{ref}", crm.change, methods=["POST"]),
         Route("/app/leads/{ref}/anonymise", crm.anonymise, methods=["POST"]),

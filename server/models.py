@@ -111,6 +111,7 @@ class Lead:
     created_at: float
     updated_at: float
     site_name: str = ""
+    follow_up_at: float | None = None  # leads CRM: when a manager means to get back to the visitor
 
 
 @dataclass(frozen=True)
@@ -235,3 +236,49 @@ class Message:
     client_frame_id: str | None
     created_at: float
     author_name: str = ""
+
+
+# -- leads CRM ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """What the leads table, its CSV export and paging select by; empty means "any"."""
+
+    site_id: int | None = None
+    kind: str = ""
+    status: str = ""
+    temperature: str = ""
+    assignee_id: int | None = None  # 0: nobody assigned
+    source: str = ""
+    since: float | None = None  # created_at >= since
+    until: float | None = None  # created_at < until
+    search: str = ""  # part of a phone number, a name or an email
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.site_id is not None,
+                self.kind,
+                self.status,
+                self.temperature,
+                self.assignee_id is not None,
+                self.source,
+                self.since is not None,
+                self.until is not None,
+                self.search,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    user_id: int | None
+    user_name: str
+    action: str
+    site_id: int | None
+    detail: dict[str, Any]
+    rows: int

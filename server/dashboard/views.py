@@ -120,11 +120,6 @@ class Dashboard:
         await self.sessions.sign_out(request, response)
         return response
 
-    async def leads(self, request: Request) -> Response:
-        from server.dashboard.crm import LeadPages  # leads CRM: the table lives there
-
-        return await LeadPages(self).leads(request)
-
     async def inbox(self, request: Request) -> Response:
         user = await self.require_user(request)
         if isinstance(user, Response):
@@ -132,8 +127,3 @@ class Dashboard:
         sites = await self.store.user_sites(user.id)
         canned = [c for s in sites for c in s.settings.get("canned", []) if isinstance(c, dict)]
         return self.render(request, "inbox.html", {"sites": sites, "canned": canned})
-
-    async def lead(self, request: Request) -> Response:
-        from server.dashboard.crm import LeadPages  # leads CRM: the card lives there
-
-        return await LeadPages(self).lead(request)

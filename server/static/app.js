@@ -196,6 +196,15 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
   function addRow(lead) {
     if (!list) return false;
     const old = list.querySelector(`tr[data-ref="${CSS.escape(lead.ref)}"]`);
+    // A filtered or older page lists only what matched when it loaded: new leads are announced
+    // (alert and a link to the latest), never inserted where they might not belong.
+    if (list.dataset.live !== "1") {
+      const was = old && old.querySelector(".status");
+      if (old && (!was || !was.classList.contains("status-partial") || lead.status === "partial")) return false;
+      const hidden = byId("live-hidden");
+      if (hidden) hidden.hidden = false;
+      return lead.status !== "partial";
+    }
     if (old) {
       const was = old.querySelector(".status");
       if (!was || !was.classList.contains("status-partial") || lead.status === "partial") return false;
@@ -219,6 +228,8 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     status.className = `status status-${lead.status}`;
     status.textContent = lead.status;
     row.insertCell().append(status);
+    cell(row, ""); // temperature and assignee: set on the lead card
+    cell(row, "");
     // Keep newest first even when replayed and live frames interleave.
     const after = [...list.rows].find((r) => Number(r.dataset.seq) < lead.seq);
     list.insertBefore(row, after || null);

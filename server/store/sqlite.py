@@ -1424,47 +1424,6 @@ class SQLiteStore:
             )
         return [(d, attempts[d.id]) for d in found]
 
-
-def _api_token(row: sqlite3.Row) -> ApiToken:
-    return ApiToken(
-        id=row["id"],
-        site_id=row["site_id"],
-        name=row["name"],
-        hint=row["hint"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        last_used_at=row["last_used_at"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def _webhook(row: sqlite3.Row) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        site_id=row["site_id"],
-        url=row["url"],
-        secret=row["secret"],
-        events=json.loads(row["events"]),
-        active=bool(row["active"]),
-        created_at=row["created_at"],
-    )
-
-
-def _delivery(row: sqlite3.Row) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        webhook_id=row["webhook_id"],
-        event=row["event"],
-        event_id=row["event_id"],
-        subject=row["subject"],
-        body=row["body"],
-        state=row["state"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-    )
-
     # -- leads CRM --------------------------------------------------------------------------
 
     async def search_leads(
@@ -1507,9 +1466,10 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     async def update_lead(self, lead_id: int, changes: dict[str, Any], events: list[EventRecord]) -> Lead:
         """Change a lead's CRM fields and tell its timeline, in one transaction."""
         now = time.time()
-        sets, params = _assignments(changes, _CRM_FIELDS)
+        sets, params = _assignments(changes, _CRM_FIELDS) if changes else ("", [])
+        assignments = ", ".join(part for part in (sets, "updated_at = ?") if part)  # a note changes no field
         async with self._tx() as db:
-            await db.execute(f"UPDATE leads SET {sets}, updated_at = ? WHERE id = ?", (*params, now, lead_id))
+            await db.execute(f"UPDATE leads SET {assignments} WHERE id = ?", (*params, now, lead_id))
             for event in events:
                 await self._add_event(db, lead_id, event, now)
             return await self._lead_row(db, lead_id)
@@ -1605,6 +1565,47 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 _CRM_FIELDS = {"status", "temperature", "assignee_id", "follow_up_at"}
 
 
+def _api_token(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        site_id=row["site_id"],
+        name=row["name"],
+        hint=row["hint"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        site_id=row["site_id"],
+        url=row["url"],
+        secret=row["secret"],
+        events=json.loads(row["events"]),
+        active=bool(row["active"]),
+        created_at=row["created_at"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        event=row["event"],
+        event_id=row["event_id"],
+        subject=row["subject"],
+        body=row["body"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -1645,7 +1646,7 @@ def _crm_where(site_ids: list[int], where: LeadFilter) -> tuple[str | None, list
         phone_like = digits and all(ch.isdigit() or ch in " +-()." for ch in search)
         if phone_like:
             clauses.append("l.phone LIKE ? ESCAPE '\\'")
-            params.append(_like(digits))
+            params.append(_like(digits.lstrip("0") or digits))  # a national 0 (trunk prefix) isn't in E.164
         else:
             clauses.append("(l.name LIKE ? ESCAPE '\\' OR l.email LIKE ? ESCAPE '\\')")
             params += [_like(search), _like(search)]
