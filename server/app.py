@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     sessions = Sessions(store, settings)
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
     widgets = WidgetPages(dashboard, visitor)
-    crm = LeadPages(dashboard)  # -- leads CRM --
+    crm = LeadPages(dashboard, hub)  # -- leads CRM --
     sites = SitePages(dashboard, settings)
     team = TeamPages(dashboard, hub)
     reports = ReportPages(dashboard)

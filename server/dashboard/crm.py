@@ -20,6 +20,8 @@ from server.models import Actor, EventRecord, Lead, LeadFilter, LeadStatus, Role
 
 if TYPE_CHECKING:
     from server.dashboard.views import Dashboard
+from server.feed import lead_summary
+from server.hub import Hub, site_channel
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 500
@@ -129,9 +131,10 @@ def _zone(site: Site | None) -> dt.tzinfo:
 
 
 class LeadPages:
-    def __init__(self, dashboard: Dashboard) -> None:
+    def __init__(self, dashboard: Dashboard, hub: Hub) -> None:
         self.d = dashboard
         self.store = dashboard.store
+        self.hub = hub
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -336,7 +339,9 @@ class LeadPages:
             event = EventRecord("follow_up", data={"at": at}, **me)
         else:
             return await self.lead(request, "Unknown change.", 400)
-        await self.store.update_lead(lead.id, changes, [event])
+        changed = await self.store.update_lead(lead.id, changes, [event])
+        if changes:  # open dashboards and webhooks (lead.updated) hear of it; a note alone is not news
+            self.hub.publish(site_channel(changed.site_id), lead_summary(changed))
         return self._back(lead)
 
     def _back(self, lead: Lead) -> Response:

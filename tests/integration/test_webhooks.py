@@ -220,3 +220,15 @@ def delivery_log_for(server: BeckonServer, site_key: str) -> list[Any]:
         return [r for hook in await store.webhooks([site.id]) for r in await store.deliveries(hook.id)]
 
     return server.with_store(action)
+
+
+async def test_a_change_on_the_lead_card_is_posted_as_lead_updated(fresh_beckon: Any, provider: Receiver) -> None:
+    server: BeckonServer = fresh_beckon()
+    add_webhook(server, provider.url, events=["lead.updated"])
+    ref = new_lead(server)
+    with signed_in(server, ADMIN) as c:
+        page = c.get(f"/app/leads/{ref}")
+        reply = c.post(f"/app/leads/{ref}", data={"csrf": csrf_from(page.text), "change": "status", "value": "won"})
+        assert reply.status_code == 303
+    _, body = await provider.next_request()
+    assert (body["type"], body["data"]["lead"]["ref"], body["data"]["lead"]["status"]) == ("lead.updated", ref, "won")
