@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -41,7 +42,7 @@ def parse_domains(text: str) -> tuple[list[str], list[str]]:
     return domains, errors
 
 
-def parse_hours(form: dict[str, Any]) -> tuple[dict[str, list[list[str]]], list[str]]:
+def parse_hours(form: Mapping[str, Any]) -> tuple[dict[str, list[list[str]]], list[str]]:
     """One field per weekday: '09:00-13:00, 14:00-18:00' (a break between), empty when closed."""
     hours: dict[str, list[list[str]]] = {}
     errors = []
@@ -168,7 +169,7 @@ class SitePages:
         return RedirectResponse(f"/app/sites/{site.key}?saved=1", status_code=303)
 
     @staticmethod
-    def _read(form: dict[str, Any], site: Site) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    def _read(form: Mapping[str, Any], site: Site) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         errors: list[str] = []
         name = str(form.get("name") or "").strip()
         if not name:
@@ -227,7 +228,7 @@ class SitePages:
         return changes, settings, errors
 
     async def _page(
-        self, request: Request, site: Site, form: dict[str, Any], errors: list[str], status_code: int = 200
+        self, request: Request, site: Site, form: Mapping[str, Any], errors: list[str], status_code: int = 200
     ) -> Response:
         base = self.settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
         snippet = (self.settings.root / "embed" / "snippet.html").read_text(encoding="utf-8")

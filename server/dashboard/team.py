@@ -59,10 +59,9 @@ class TeamPages:
         if isinstance(found, Response):
             return found
         user, sites = found
-        form = await request.form()
-        checked = await self.dash.checked_form(request)
-        if isinstance(checked, Response):
-            return checked
+        form = await self.dash.checked_form(request)
+        if isinstance(form, Response):
+            return form
         email = str(form.get("email") or "").strip()
         role = str(form.get("role") or "manager")
         chosen = [s.id for s in sites if str(s.id) in form.getlist("sites")]
@@ -76,7 +75,7 @@ class TeamPages:
         if not chosen:
             errors.append("Sites: choose at least one site the person will work on")
         if errors:
-            return await self.index(request, {"errors": errors, "form": dict(checked)}, 400)
+            return await self.index(request, {"errors": errors, "form": dict(form)}, 400)
         token = secrets.token_urlsafe(24)
         await self.store.create_invitation(
             token_hash=_digest(token),
@@ -102,10 +101,9 @@ class TeamPages:
         if isinstance(found, Response):
             return found
         user, sites = found
-        form = await request.form()
-        checked = await self.dash.checked_form(request)
-        if isinstance(checked, Response):
-            return checked
+        form = await self.dash.checked_form(request)
+        if isinstance(form, Response):
+            return form
         target = await self._member(request, user, sites)
         if target is None:
             return self.dash.render(request, "not_found.html", {}, status_code=404)

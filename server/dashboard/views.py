@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -65,14 +66,15 @@ class Dashboard:
         parts = urlsplit(origin)
         return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
 
-    async def checked_form(self, request: Request) -> dict[str, Any] | Response:
+    async def checked_form(self, request: Request) -> FormData | Response:
+        """The posted form (with every value of a repeated field), or a refusal without a valid CSRF token."""
         form = await request.form()
         if not self._same_origin(request) or not self.sessions.csrf_valid(request, str(form.get("csrf") or "")):
             return HTMLResponse(
                 "This form has expired or came from another site. Go back, reload the page and try again.",
                 status_code=403,
             )
-        return dict(form)
+        return form
 
     # -- pages --------------------------------------------------------------
 

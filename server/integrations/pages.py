@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -60,7 +61,7 @@ class IntegrationPages:
         }
         return self.dash.render(request, "integrations.html", context, status_code=status_code)
 
-    async def _form(self, request: Request) -> tuple[User, list[Site], dict[str, Any]] | Response:
+    async def _form(self, request: Request) -> tuple[User, list[Site], FormData] | Response:
         allowed = await self._allowed(request)
         if isinstance(allowed, Response):
             return allowed
@@ -112,8 +113,7 @@ class IntegrationPages:
             return await self.index(
                 request, error="The webhook URL must be an http:// or https:// address.", status_code=400
             )
-        raw = await request.form()
-        events = [e for e in raw.getlist("events") if e in WEBHOOK_EVENTS]
+        events = [e for e in form.getlist("events") if e in WEBHOOK_EVENTS]
         secret = new_secret()
         await self.store.create_webhook(
             site.id, url, secret, events if len(events) < len(WEBHOOK_EVENTS) else [], user.id
