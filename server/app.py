@@ -32,11 +32,12 @@ from server.ingest import Ingest
 from server.integrations.api import LeadsAPI  # -- integrations --
 from server.integrations.pages import IntegrationPages  # -- integrations --
 from server.integrations.webhooks import Webhooks  # -- integrations --
+from server.logs import RequestLog, install_logs  # -- hostile input: structured logs --
 from server.mailer import Mailer
 from server.routing import Router
-from server.security import SecurityHeaders
+from server.security import SecurityHeaders, headers_for, request_is_tls
 from server.settings import Settings
-from server.store import Store, open_store
+from server.store import Store, StoreUnavailable, open_store
 from server.telephony_api import TelephonyWebhook
 from server.visitor_api import VisitorAPI
 
@@ -69,8 +70,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     integrations = IntegrationPages(dashboard)
     outgoing = Webhooks(store, hub)
 
+    trust = settings.trust_proxy  # -- hostile input --
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_logs()  # -- hostile input: here, after uvicorn has set up its own loggers --
         await store.open()
         applied = await store.migrate()
         if applied:
@@ -86,15 +90,31 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await router.stop()
         await store.close()
 
+    # -- hostile input / healthz and errors --
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """Up only when the database takes a write and answers a read; a load balancer reads the status."""
+        try:
+            await store.health_check()
+        except (StoreUnavailable, RuntimeError) as exc:
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "down", "database": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/app/", status_code=303)
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return PlainTextResponse("Something went wrong on our side. It has been logged.", status_code=500)
+        """No stack trace to the client: a plain answer carrying the request id that finds it in the log."""
+        rid = getattr(request.state, "request_id", "")
+        log.error("unhandled error on %s %s request_id=%s", request.method, request.url.path, rid, exc_info=exc)
+        headers = {"X-Request-ID": rid} | {
+            k.decode(): v.decode() for k, v in headers_for(request.url.path, request_is_tls(request.scope, trust))
+        }
+        message = "Something went wrong on our side. It has been logged"
+        if request.url.path.startswith("/api/"):
+            body = {"error": {"code": "internal", "message": message + ".", "request_id": rid}}
+            return JSONResponse(body, status_code=500, headers=headers)
+        return PlainTextResponse(f"{message} as request {rid}.", status_code=500, headers=headers)
 
     routes = [
         Route("/", root),
@@ -159,7 +179,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders, hsts=settings.secure_cookies),
+            Middleware(RequestLog, trust_proxy=trust),  # -- hostile input: request ids, access lines --
+            Middleware(SecurityHeaders, trust_proxy=trust),
             Middleware(GZipMiddleware, minimum_size=600),
         ],
         exception_handlers={500: server_error},

@@ -1,50 +1,68 @@
-"""Response headers that every page gets, and request ids for the logs."""
+"""Response headers that every page gets, and whether a request reached us over TLS."""
 
 from __future__ import annotations
 
-import logging
-import secrets
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-log = logging.getLogger("beckon.http")
 
 DASHBOARD_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; media-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+HSTS = b"max-age=31536000; includeSubDomains"
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def request_is_tls(scope: Scope, trust_proxy: bool) -> bool:
+    """Came over https/wss, or a proxy we were told to trust says the browser used https.
+
+    Without ``trust_proxy`` the header is ignored: anyone can send X-Forwarded-Proto.
+    """
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if not trust_proxy:
+        return False
+    forwarded = (header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
+    return forwarded == "https"
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, trust_proxy: bool) -> None:
         self.app = app
-        self.hsts = hsts
+        self.trust_proxy = trust_proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
+        tls = request_is_tls(scope, self.trust_proxy)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                    (b"x-request-id", request_id.encode()),
-                ]
-                if path.startswith("/app/preview/"):
-                    # The widget editor's live preview: framed by the dashboard itself, by nothing else.
-                    csp = DASHBOARD_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
-                    extra += [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"SAMEORIGIN")]
-                elif path.startswith("/app"):
-                    extra += [(b"content-security-policy", DASHBOARD_CSP.encode()), (b"x-frame-options", b"DENY")]
-                if self.hsts:
-                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-                message["headers"] = headers + extra
+                message["headers"] = list(message.get("headers", [])) + headers_for(path, tls)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def headers_for(path: str, tls: bool) -> list[tuple[bytes, bytes]]:
+    extra = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    ]
+    if path.startswith("/app/preview/"):
+        # The widget editor's live preview: framed by the dashboard itself, by nothing else.
+        csp = DASHBOARD_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+        extra += [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"SAMEORIGIN")]
+    elif path.startswith("/app") or path == "/":
+        extra += [(b"content-security-policy", DASHBOARD_CSP.encode()), (b"x-frame-options", b"DENY")]
+    if tls:
+        # Only over TLS: on plain http the header means nothing and would pin a dev host to https.
+        extra.append((b"strict-transport-security", HSTS))
+    return extra

@@ -39,6 +39,8 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "Beckon <beckon@localhost>"
     digest_seconds: int = 86400  # how often owners get the new-lead digest by email
+    # -- hostile input / headers: believe X-Forwarded-Proto and X-Request-ID only from a proxy we run --
+    trust_proxy: bool = False
     root: Path = field(default=ROOT)
 
     @classmethod
@@ -59,6 +61,8 @@ class Settings:
             smtp_url=os.environ.get("BECKON_SMTP_URL", ""),
             mail_from=os.environ.get("BECKON_MAIL_FROM", cls.mail_from),
             digest_seconds=_env_int("BECKON_DIGEST_SECONDS", cls.digest_seconds),
+            # -- hostile input / headers --
+            trust_proxy=os.environ.get("BECKON_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]

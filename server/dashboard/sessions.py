@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from server.models import User
 from server.ratelimit import SlidingWindow
+from server.security import request_is_tls
 from server.settings import Settings
 from server.store import Store
 
@@ -59,8 +60,8 @@ class Sessions:
             await self.store.delete_session(_digest(old))
         token = secrets.token_urlsafe(32)
         await self.store.create_session(_digest(token), user.id, time.time() + SESSION_TTL)
-        self._set(response, SESSION_COOKIE, self._signer.dumps(token), SESSION_TTL, "lax")
-        self._set(response, CSRF_COOKIE, secrets.token_urlsafe(24), SESSION_TTL, "strict")
+        self._set(conn, response, SESSION_COOKIE, self._signer.dumps(token), SESSION_TTL, "lax")
+        self._set(conn, response, CSRF_COOKIE, secrets.token_urlsafe(24), SESSION_TTL, "strict")
 
     async def sign_out(self, conn: HTTPConnection, response: Response) -> None:
         token = self._token(conn)
@@ -69,14 +70,18 @@ class Sessions:
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/app")
 
-    def _set(self, response: Response, name: str, value: str, max_age: int, samesite: str) -> None:
+    def _set(
+        self, conn: HTTPConnection, response: Response, name: str, value: str, max_age: int, samesite: str
+    ) -> None:
+        # Secure whenever the browser reached us over https, directly or through a trusted proxy.
+        secure = self.settings.secure_cookies or request_is_tls(conn.scope, self.settings.trust_proxy)
         response.set_cookie(
             name,
             value,
             max_age=max_age,
             path="/" if name == SESSION_COOKIE else "/app",
             httponly=True,
-            secure=self.settings.secure_cookies,
+            secure=secure,
             samesite=samesite,  # type: ignore[arg-type]
         )
 
@@ -84,7 +89,7 @@ class Sessions:
 
     def ensure_csrf_cookie(self, conn: HTTPConnection, response: Response) -> None:
         if not conn.cookies.get(CSRF_COOKIE):
-            self._set(response, CSRF_COOKIE, conn.state.csrf_seed, SESSION_TTL, "strict")
+            self._set(conn, response, CSRF_COOKIE, conn.state.csrf_seed, SESSION_TTL, "strict")
 
     def csrf_token(self, conn: HTTPConnection) -> str:
         seed = conn.cookies.get(CSRF_COOKIE)

@@ -669,6 +669,31 @@ class SQLiteStore:
         async with self._tx() as db:
             await db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
+    # -- hostile input / healthz -------------------------------------------
+
+    async def health_check(self) -> None:
+        """Take the write lock and write a row inside a transaction that is rolled back, then read."""
+
+        class _Probe(Exception):
+            pass
+
+        try:
+            async with self._tx() as db:
+                await db.execute("DELETE FROM sessions WHERE token_hash = ''")
+                await db.execute(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+                    " SELECT '', id, 0, 0 FROM users LIMIT 1"
+                )
+                raise _Probe  # rolled back by _tx: the probe leaves nothing behind
+        except _Probe:
+            pass
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the database refused the health check: {exc}") from exc
+        try:
+            await self._one("SELECT count(*) FROM schema_migrations")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the database can't be read: {exc}") from exc
+
     # -- visitors and leads ---------------------------------------------
 
     async def _upsert_visitor(
