@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from server.assets import Assets
 from server.chat import ChatService
 from server.dashboard.crm import LeadPages  # -- leads CRM --
-from server.dashboard.live import ManagerFeed
+from server.dashboard.live import FollowUpReminders, ManagerFeed  # -- leads CRM: reminders --
 from server.dashboard.reports import ReportPages
 from server.dashboard.sessions import LoginThrottle, Sessions
 from server.dashboard.sites import SitePages
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     dashboard = Dashboard(store, sessions, LoginThrottle(settings))
     widgets = WidgetPages(dashboard, visitor)
     crm = LeadPages(dashboard, hub)  # -- leads CRM --
+    reminders = FollowUpReminders(store, hub)  # -- leads CRM: follow-up reminders --
     sites = SitePages(dashboard, settings)
     team = TeamPages(dashboard, hub)
     reports = ReportPages(dashboard)
@@ -81,11 +82,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             log.info("applied migrations %s", applied)
         await router.start()
         await outgoing.start()  # -- integrations --
+        await reminders.start()  # -- leads CRM: follow-ups that fell due while down fire now --
         if digest:
             digest.start()
         yield
         if digest:
             await digest.stop()
+        await reminders.stop()  # -- leads CRM --
         await outgoing.stop()  # -- integrations --
         await router.stop()
         await store.close()
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/leads/{ref}", crm.change, methods=["POST"]),
         Route("/app/leads/{ref}/anonymise", crm.anonymise, methods=["POST"]),
         Route("/app/leads/{ref}/delete", crm.delete, methods=["POST"]),
+        Route("/app/audit", crm.audit, methods=["GET"]),  # -- leads CRM: audit log --
         Route("/app/analytics", reports.analytics),
         # -- team --
         Route("/app/team", team.index, methods=["GET"]),
@@ -158,6 +162,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/app/invite/{token}", team.accept, methods=["POST"]),
         Route("/app/me", team.me, methods=["GET"]),
         Route("/app/me", team.save_me, methods=["POST"]),
+        Route("/app/me/photo", team.upload_photo, methods=["POST"]),  # -- team: uploaded photos --
+        Route("/media/people/{name}", team.photo, methods=["GET"]),  # -- team: public, for the chat widget --
         # -- sites and setup --
         Route("/app/setup", sites.setup_page, methods=["GET"]),
         Route("/app/setup", sites.setup, methods=["POST"]),
@@ -189,4 +195,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.drain = visitor.drain  # -- fault suite: SIGTERM drains visitor sockets (server/cli.py) --
     return app

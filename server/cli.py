@@ -10,11 +10,13 @@ import logging
 import os
 import re
 import secrets
+import socket
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from server.drain import Drain
 from server.hours import InvalidHours, Schedule
 from server.models import Role
 from server.passwords import hash_password
@@ -23,6 +25,7 @@ from server.settings import Settings
 from server.store import Store, open_store
 
 WS_MAX_BYTES = 64 * 1024  # frames over 16 KB get a clear error; far larger ones end the socket
+DRAIN_SECONDS = 5.0  # SIGTERM: time for in-flight frames to be stored and acked, within uvicorn's 10 s
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -55,12 +58,28 @@ async def _with_store(settings: Settings, action):  # type: ignore[no-untyped-de
         await store.close()
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn, whose shutdown first stops accepting and lets every visitor socket finish (and
+    ack) the frame it is storing before closing it with 1012; then uvicorn's own shutdown."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+        super().__init__(config)
+        self.drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections while the open ones drain
+        await self.drain.run(DRAIN_SECONDS)
+        await super().shutdown(sockets)
+
+
 def _serve(settings: Settings) -> int:
     from server.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         ws_max_size=WS_MAX_BYTES,
@@ -69,7 +88,9 @@ def _serve(settings: Settings) -> int:
         log_level="info",
         timeout_graceful_shutdown=10,
     )
-    return 0
+    server = DrainingServer(config, app.state.drain)
+    server.run()
+    return 0 if server.started else 3
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from server.assets import Assets
+from server.drain import CLOSE_RESTART, Drain  # -- fault suite: graceful shutdown --
 from server.ingest import TOO_FAST, Ingest, VisitorSession
 from server.models import Site, Widget
 from server.origins import origin_allowed
@@ -62,6 +63,7 @@ class VisitorAPI:
         self.assets = assets
         self.settings = settings
         self._installs: dict[tuple[int, str], float] = {}
+        self.drain = Drain()  # -- fault suite: SIGTERM lets in-flight frames finish (server/cli.py) --
 
     async def _site_for(self, key: str | None, origin: str | None, *, origin_required: bool) -> Site | FrameError:
         site = await self.store.get_site_by_key(key) if key else None
@@ -198,33 +200,43 @@ class VisitorAPI:
             code = CLOSE_UNKNOWN_SITE if found.code is ErrorCode.UNKNOWN_SITE else CLOSE_ORIGIN
             await ws.close(code=code, reason=found.code.value)
             return
+        if self.drain.closing:  # accepted while shutting down: come back later
+            await ws.close(code=CLOSE_RESTART, reason="server restarting")
+            return
         session = VisitorSession(site=found, ip=client_ip(ws.client), user_agent=ws.headers.get("user-agent", ""))
         flood = SlidingWindow(FRAMES_PER_WINDOW, FRAME_WINDOW)
         refused = 0
         pump: asyncio.Task[None] | None = None
         try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT)
-                except TimeoutError:
-                    await ws.close(code=CLOSE_IDLE, reason="idle")
-                    return
-                if message["type"] == "websocket.disconnect":
-                    return
-                if flood.hit("frames"):
-                    refused += 1
-                    if refused > FRAMES_PER_WINDOW * ABUSE_FACTOR:
-                        await ws.close(code=CLOSE_ABUSE, reason="too many frames")
+            with self.drain.track(ws):
+                while True:
+                    try:
+                        message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT)
+                    except TimeoutError:
+                        await ws.close(code=CLOSE_IDLE, reason="idle")
                         return
-                    await ws.send_json(
-                        FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, retry_after=FRAME_WINDOW).to_frame()
-                    )
-                    continue
-                reply = await self._answer(session, message.get("text"), message.get("bytes"))
-                for frame in reply if isinstance(reply, list) else [reply] if reply else []:
-                    await ws.send_json(frame)
-                if isinstance(reply, dict) and reply.get("type") == "welcome" and pump is None and session.visitor:
-                    pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    # -- fault suite: a frame read after the drain closed this socket stays in the outbox --
+                    if not self.drain.begin(ws):
+                        return
+                    if flood.hit("frames"):
+                        refused += 1
+                        if refused > FRAMES_PER_WINDOW * ABUSE_FACTOR:
+                            await ws.close(code=CLOSE_ABUSE, reason="too many frames")
+                            return
+                        await ws.send_json(
+                            FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, retry_after=FRAME_WINDOW).to_frame()
+                        )
+                    else:
+                        reply = await self._answer(session, message.get("text"), message.get("bytes"))
+                        for frame in reply if isinstance(reply, list) else [reply] if reply else []:
+                            await ws.send_json(frame)
+                        welcome = isinstance(reply, dict) and reply.get("type") == "welcome"
+                        if welcome and pump is None and session.visitor:
+                            pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
+                    if await self.drain.end(ws):  # answered; a shutdown that began meanwhile closes it now
+                        return
         except (WebSocketDisconnect, WebSocketDisconnected):
             return
         finally:

@@ -1,6 +1,8 @@
 """Leads CRM in the dashboard: the filtered leads table with keyset paging, the lead card and its
-changes (status, temperature, assignee, notes, follow-up), the streamed CSV export, and erasure on
-a visitor's request. Exports and erasures are written to the audit log."""
+changes (status, temperature, assignee, notes, follow-up), the streamed CSV export, erasure on a
+visitor's request, and the audit log page. Exports and erasures are written to the audit log.
+
+Statuses move by a state machine (``TRANSITIONS``), the same for the dashboard and the REST API."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -16,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from server.dashboard.timeline import build_timeline
 from server.models import Actor, EventRecord, Lead, LeadFilter, LeadStatus, Role, Site, User
 
 if TYPE_CHECKING:
@@ -27,11 +31,63 @@ PAGE_SIZE = 50
 EXPORT_BATCH = 500
 KINDS = ("callback", "chat", "quiz", "popup", "countdown")
 TEMPERATURES = ("hot", "warm", "cold")
-# What a person may set; ``partial`` (quiz abandoned) and ``missed`` come from the system.
-MANUAL_STATUSES = (LeadStatus.NEW, LeadStatus.IN_PROGRESS, LeadStatus.WON, LeadStatus.LOST, LeadStatus.SPAM)
 ERASERS = (Role.OWNER, Role.ADMIN)
 NOTE_LIMIT = 4000
 FILTER_KEYS = ("site", "kind", "status", "temperature", "assignee", "source", "from", "to", "q")
+AUDITORS = (Role.OWNER, Role.ADMIN)
+AUDIT_LIMIT = 200
+
+# -- the status state machine ----------------------------------------------------------------------
+# Where a person may move a lead from each status. new -> in_progress -> won | lost is the usual
+# path; a manager who settles a lead on the first call may close it straight from new (one click,
+# not two). A closed lead (won, lost) reopens only to in_progress, so won -> lost and lost -> won go
+# through a reopening the timeline shows. Spam is reachable from anywhere; a lead marked spam by
+# mistake goes back to new. missed (a broken callback promise) and partial (a quiz left halfway) are
+# set by Beckon itself and are worked on like new leads. Nothing goes back to new otherwise.
+S = LeadStatus
+_WORK = frozenset({S.IN_PROGRESS, S.WON, S.LOST, S.SPAM})
+TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
+    S.NEW: _WORK,
+    S.MISSED: _WORK,
+    S.PARTIAL: _WORK,
+    S.IN_PROGRESS: frozenset({S.WON, S.LOST, S.SPAM}),
+    S.WON: frozenset({S.IN_PROGRESS, S.SPAM}),
+    S.LOST: frozenset({S.IN_PROGRESS, S.SPAM}),
+    S.SPAM: frozenset({S.NEW}),
+}
+
+
+class TransitionRefused(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _words(status: LeadStatus | str) -> str:
+    return str(status).replace("_", " ")
+
+
+def next_statuses(current: LeadStatus) -> list[LeadStatus]:
+    """Where a lead may go from ``current``, in the order of the usual path."""
+    allowed = TRANSITIONS.get(current, frozenset())
+    return [s for s in LeadStatus if s in allowed]
+
+
+def check_transition(current: LeadStatus, wanted: str) -> LeadStatus:
+    """The status to move to, or TransitionRefused saying why not and what is possible."""
+    try:
+        to = LeadStatus(wanted)
+    except ValueError:
+        raise TransitionRefused(f"Unknown status {wanted!r}.") from None
+    if to not in TRANSITIONS.get(current, frozenset()):
+        choices = ", ".join(_words(s) for s in next_statuses(current)) or "nothing"
+        hint = " Reopen it (in progress) first." if current in (S.WON, S.LOST) and to in (S.WON, S.LOST) else ""
+        raise TransitionRefused(
+            f"A lead that is {_words(current)} can't become {_words(to)}.{hint} From {_words(current)} it can go to: {choices}."
+        )
+    return to
+
+
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -166,8 +222,9 @@ class LeadPages:
         sites = await self.store.user_sites(user.id)
         site_ids = [s.id for s in sites]
         where, used = parse_filter(request.query_params, sites)
+        due_by = _due(request, used)
         before = _int(request.query_params.get("before")) or 0
-        page = await self.store.search_leads(site_ids, where, before_id=before, limit=PAGE_SIZE + 1)
+        page = await self.store.search_leads(site_ids, where, before_id=before, limit=PAGE_SIZE + 1, due_by=due_by)
         more = len(page) > PAGE_SIZE
         page = page[:PAGE_SIZE]
         people = await self._members_by_id(sites)
@@ -181,9 +238,10 @@ class LeadPages:
                 "leads": page,
                 "people": people,
                 "used": used,
-                "filtered": where.active,
+                "filtered": where.active or due_by is not None,
+                "now": time.time(),
                 "paged": bool(before),
-                "live": not where.active and not before,
+                "live": not where.active and due_by is None and not before,
                 "since": await self.store.newest_lead_id(site_ids),
                 "older": older,
                 "newest": newest,
@@ -202,6 +260,7 @@ class LeadPages:
         sites = await self.store.user_sites(user.id)
         site_ids = [s.id for s in sites]
         where, used = parse_filter(request.query_params, sites)
+        due_by = _due(request, used)
         people = await self._members_by_id(sites)
         store = self.store
 
@@ -212,7 +271,7 @@ class LeadPages:
             yield out.getvalue()
             rows, before = 0, 0
             while True:
-                batch = await store.search_leads(site_ids, where, before_id=before, limit=EXPORT_BATCH)
+                batch = await store.search_leads(site_ids, where, before_id=before, limit=EXPORT_BATCH, due_by=due_by)
                 out.seek(0)
                 out.truncate()
                 for lead in batch:
@@ -243,7 +302,11 @@ class LeadPages:
                 before = batch[-1].id
             # Written before the last chunk ends the response: whoever got the whole file is on record.
             await store.add_audit(
-                user_id=user.id, action="export", site_id=where.site_id, detail={"filter": used}, rows=rows
+                user_id=user.id,
+                action="export",
+                site_id=where.site_id,
+                detail={"filter": used, "sites": [where.site_id] if where.site_id else site_ids},
+                rows=rows,
             )
 
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
@@ -263,6 +326,11 @@ class LeadPages:
         events = await self.store.lead_events(lead.id)
         visitor = await self.store.get_visitor(lead.visitor_id) if lead.visitor_id else None
         callback = await self.store.get_callback(lead.id)
+        visitor_events, chats = [], []
+        if visitor is not None:
+            visitor_events = await self.store.visitor_events(visitor.id)
+            for conversation in await self.store.visitor_conversations(visitor.id):
+                chats.append((conversation, await self.store.messages_since(conversation.id, 0)))
         members = await self.store.site_members(lead.site_id)
         follow_up_local = ""
         if lead.follow_up_at:
@@ -272,12 +340,13 @@ class LeadPages:
             "lead.html",
             {
                 "lead": lead,
-                "events": events,
+                "timeline": build_timeline(lead, events, visitor, visitor_events, chats),
                 "visitor": visitor,
                 "callback": callback,
                 "members": members,
                 "assignee": next((m for m in members if m.id == lead.assignee_id), None),
-                "statuses": [s.value for s in MANUAL_STATUSES],
+                "statuses": [s.value for s in next_statuses(lead.status)],
+                "due": bool(lead.follow_up_at and lead.follow_up_at <= time.time()),
                 "temperatures": TEMPERATURES,
                 "can_erase": user.role in ERASERS,
                 "site_timezone": site.timezone or "UTC",
@@ -301,12 +370,15 @@ class LeadPages:
         changes: dict[str, Any] = {}
         event: EventRecord
         if what == "status":
-            if value not in {s.value for s in MANUAL_STATUSES}:
+            if value not in {st.value for st in LeadStatus}:
                 return await self.lead(request, "Choose one of the statuses shown.", 400)
             if value == lead.status.value:
                 return self._back(lead)
-            changes["status"] = value
-            event = EventRecord("status", data={"from": lead.status.value, "to": value}, **me)
+            try:
+                changes["status"] = check_transition(lead.status, value)
+            except TransitionRefused as refused:
+                return await self.lead(request, refused.message, 409)
+            event = EventRecord("status", data={"from": lead.status.value, "to": changes["status"].value}, **me)
         elif what == "temperature":
             if value and value not in TEMPERATURES:
                 return await self.lead(request, "Temperature is hot, warm or cold.", 400)
@@ -379,3 +451,38 @@ class LeadPages:
         await self.store.delete_lead(lead.id)
         await self.store.add_audit(user_id=user.id, action="delete", site_id=site.id, detail={"lead": lead.ref}, rows=1)
         return RedirectResponse("/app/leads", status_code=303)
+
+    # -- the audit log ---------------------------------------------------------------------------
+
+    async def audit(self, request: Request) -> Response:
+        """Exports, erasures and whatever else is logged, for owners and admins, of their sites only."""
+        user = await self.d.require_user(request)
+        if isinstance(user, Response):
+            return user
+        if user.role not in AUDITORS:
+            return self.d.render(request, "forbidden.html", {"what": "read the audit log"}, status_code=403)
+        sites = await self.store.user_sites(user.id)
+        names = {s.id: s.name for s in sites}
+        chosen = _int(request.query_params.get("site"))
+        chosen = chosen if chosen in names else None
+        entries = [
+            e
+            for e in await self.store.audit_log(list(names), AUDIT_LIMIT, site_id=chosen)
+            # An entry of several sites (an export of all of them) is shown to people of any of them.
+            if e.site_id is not None
+            or not isinstance(e.detail.get("sites"), list)
+            or set(e.detail["sites"]) & set(names)
+        ]
+        return self.d.render(
+            request,
+            "audit.html",
+            {"entries": entries, "sites": sites, "names": names, "chosen": chosen, "limit": AUDIT_LIMIT},
+        )
+
+
+def _due(request: Request, used: dict[str, str]) -> float | None:
+    """The "follow-up due" filter: leads whose follow-up time has come (now, on the server's clock)."""
+    if request.query_params.get("due") != "1":
+        return None
+    used["due"] = "1"
+    return time.time()

@@ -1,7 +1,8 @@
 """/ws/manager: the live dashboard feed and the manager's commands.
 
 Client -> server:
-  hello {since}                 replay leads after seq ``since``, then welcome, then the callback queue
+  hello {since}                 replay leads after seq ``since``, then welcome, then the callback queue,
+                                the chat inbox and the follow-ups due for me (``replay: true``)
   claim {id, lead}              take a callback (exactly one of simultaneous claims wins)
   dialed {id, lead}             the manager started the call from the tel: link
   outcome {id, lead, outcome, at?}   connected | no_answer | wrong_number | spam | reschedule (at: unix s)
@@ -9,13 +10,18 @@ Client -> server:
   chat_reply, chat_sync, chat_typing, chat_read, chat_close, chat_reopen, chat_transfer: docs/chat-protocol.md
   ping
 Server -> client: lead, callback, notice, me {available}, welcome {user, user_id, available},
+  follow_up {lead, name, phone, phone_display, site, at, assignee_id, replay?} (a lead's follow-up
+  time has come: sent once to its assignee, or to every member of its site when nobody is assigned),
   ack {id}, error {id, code, message}, pong.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +31,8 @@ from server.chat import ChatError, ChatService
 from server.dashboard.sessions import Sessions
 from server.feed import lead_summary
 from server.hub import Hub, Subscription, site_channel
-from server.models import ConversationState, Outcome, User
+from server.models import Actor, ConversationState, EventRecord, Lead, Outcome, User
+from server.phones import format_phone
 from server.protocol import is_valid_id
 from server.routing import Router, RoutingError, user_channel
 from server.store import Store, StoreUnavailable
@@ -35,6 +42,9 @@ MAX_FRAME_BYTES = 16 * 1024
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RESYNC = 4409
+FOLLOW_UP_POLL = 2.0  # seconds between looks for follow-ups that came due
+
+log = logging.getLogger("beckon.followups")
 
 
 class ManagerFeed:
@@ -99,6 +109,10 @@ class ManagerFeed:
                 await ws.send_json(card)
             for card in await self.chat.inbox(site_ids):
                 await ws.send_json(card)
+            # Reminders that fired while this dashboard was closed (or the server restarting).
+            for lead in await self.store.fired_follow_ups(site_ids, time.time()):
+                if lead.assignee_id in (None, user.id):
+                    await ws.send_json(follow_up_frame(lead) | {"replay": True})
             return None
         if kind == "chat_typing":
             await self._quietly(self.chat.manager_typing(user, frame.get("conversation"), frame.get("on") is True))
@@ -168,3 +182,68 @@ class ManagerFeed:
                     return
         except (WebSocketDisconnect, RuntimeError):
             return
+
+
+# -- follow-up reminders ---------------------------------------------------------------------------
+
+
+def follow_up_frame(lead: Lead) -> dict[str, Any]:
+    return {
+        "type": "follow_up",
+        "lead": lead.ref,
+        "name": lead.name or "",
+        "phone": lead.phone or "",
+        "phone_display": format_phone(lead.phone) if lead.phone else "",
+        "site": lead.site_name,
+        "at": lead.follow_up_at,
+        "assignee_id": lead.assignee_id,
+    }
+
+
+class FollowUpReminders:
+    """Fires each lead's follow-up reminder once its time has come: a line on the lead's timeline and
+    a live ``follow_up`` frame to its assignee, or to every member of its site when nobody is assigned.
+    The firing is remembered in the store, so a restart neither repeats one nor loses one: reminders
+    that fell due while the server was down fire on the first look after it starts."""
+
+    def __init__(self, store: Store, hub: Hub, poll: float = FOLLOW_UP_POLL) -> None:
+        self.store = store
+        self.hub = hub
+        self.poll = poll
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.fire_due(time.time())
+            except StoreUnavailable as exc:
+                log.warning("follow-up reminders wait for the store: %s", exc)
+            except Exception:
+                log.exception("follow-up reminders failed; trying again")
+            await asyncio.sleep(self.poll)
+
+    async def fire_due(self, now: float) -> int:
+        fired = 0
+        for lead in await self.store.due_follow_ups(now):
+            assert lead.follow_up_at is not None
+            members = await self.store.site_members(lead.site_id)
+            people = [m for m in members if m.id == lead.assignee_id] or members
+            event = EventRecord("follow_up_due", Actor.SYSTEM, data={"to": [p.name for p in people]})
+            done = await self.store.fire_follow_up(lead.id, lead.follow_up_at, event)
+            if done is None:  # fired already, or its time was changed meanwhile
+                continue
+            frame = follow_up_frame(done)
+            for person in people:
+                self.hub.publish(user_channel(person.id), frame)
+            fired += 1
+        return fired

@@ -1,5 +1,9 @@
 """The team: invitations with an expiry, roles and site membership, deactivation that ends the
-person's sessions and live sockets at once, and each person's own name, photo and password."""
+person's sessions and live sockets at once, and each person's own name, photo and password.
+
+A photo is either an https:// address or a picture uploaded here (PNG, JPEG or WebP, told by its
+bytes, at most 1 MB), kept in the store and served publicly from Beckon's own origin under
+/media/people/<user>-<digest>.<ext>, so the chat widget can show it on any site."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import secrets
 import time
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -21,6 +26,21 @@ from server.routing import user_channel
 INVITE_TTL = 7 * 86400
 MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHOTO_LIMIT = 1024 * 1024
+PHOTO_FORM_SLACK = 64 * 1024  # the multipart envelope and the CSRF field around the picture
+PHOTO_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+PHOTO_PATH = re.compile(r"^(\d+)-([0-9a-f]{16})\.(png|jpg|webp)$")
+
+
+def image_type(data: bytes) -> str | None:
+    """The picture's type by its first bytes (its name and the browser's claim are not trusted)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 def _digest(token: str) -> str:
@@ -166,7 +186,10 @@ class TeamPages:
         if isinstance(user, Response):
             return user
         saved = request.query_params.get("saved") and not errors
-        return self.dash.render(request, "me.html", {"errors": errors or [], "saved": saved}, status_code=status_code)
+        photo = user.photo or ""
+        uploaded = photo[photo.index("/media/people/") :] if "/media/people/" in photo else ""
+        context = {"errors": errors or [], "saved": saved, "uploaded": uploaded, "photo_limit_mb": PHOTO_LIMIT >> 20}
+        return self.dash.render(request, "me.html", context, status_code=status_code)
 
     async def save_me(self, request: Request) -> Response:
         user = await self.dash.require_user(request)
@@ -181,7 +204,8 @@ class TeamPages:
         errors = []
         if not name:
             errors.append("Name: your team and visitors see it")
-        if photo and not re.match(r"^https://[^\s\"'<>]{3,500}$", photo):
+        # The address of an uploaded photo comes back unchanged (it may be http:// on a local install).
+        if photo and photo != user.photo and not re.match(r"^https://[^\s\"'<>]{3,500}$", photo):
             errors.append("Photo: the https:// address of a picture")
         if new:
             if not verify_password(user.password_hash, str(form.get("password") or "")):
@@ -194,3 +218,51 @@ class TeamPages:
         if new:
             await self.store.set_password_hash(user.id, hash_password(new))
         return RedirectResponse("/app/me?saved=1", status_code=303)
+
+    # -- my photo, uploaded ------------------------------------------------------------
+
+    async def upload_photo(self, request: Request) -> Response:
+        user = await self.dash.require_user(request)
+        if isinstance(user, Response):
+            return user
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > PHOTO_LIMIT + PHOTO_FORM_SLACK:
+            return await self.me(request, ["Photo: at most 1 MB"], 413)
+        form = await self.dash.checked_form(request)
+        if isinstance(form, Response):
+            return form
+        if form.get("remove"):
+            await self.store.delete_photo(user.id)
+            return RedirectResponse("/app/me?saved=1", status_code=303)
+        upload = form.get("photo_file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return await self.me(request, ["Photo: choose a picture file first"], 400)
+        data = await upload.read(PHOTO_LIMIT + 1)
+        if len(data) > PHOTO_LIMIT:
+            return await self.me(request, ["Photo: at most 1 MB"], 413)
+        mime = image_type(data)
+        if mime is None:
+            return await self.me(request, ["Photo: a PNG, JPEG or WebP picture (this file is not one)"], 400)
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        base = self.dash.sessions.settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
+        url = f"{base}/media/people/{user.id}-{digest}.{PHOTO_EXTENSIONS[mime]}"
+        await self.store.save_photo(user.id, mime, digest, data, url)
+        return RedirectResponse("/app/me?saved=1", status_code=303)
+
+    async def photo(self, request: Request) -> Response:
+        """Public: the picture a person uploaded, under a name that changes with its bytes."""
+        match = PHOTO_PATH.match(request.path_params["name"])
+        found = await self.store.get_photo(int(match.group(1))) if match else None
+        if match is None or found is None or found[1] != match.group(2):
+            return Response("No such photo.", status_code=404, media_type="text/plain")
+        mime, _, body = found
+        return Response(
+            body,
+            media_type=mime,
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                # Shown by the chat widget on the owners' sites, which are other origins.
+                "Cross-Origin-Resource-Policy": "cross-origin",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from server.dashboard.crm import TransitionRefused, check_transition
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
 from server.integrations.records import ApiToken
@@ -168,6 +169,11 @@ class LeadsAPI:
         changes = {k: v for k, v in body.items() if before[k] != v}
         if not changes:
             return JSONResponse({"lead": lead_json(lead)})
+        if "status" in changes:  # the dashboard's state machine: a refused move changes nothing
+            try:
+                check_transition(lead.status, changes["status"])
+            except TransitionRefused as refused:
+                return error(409, "invalid_transition", refused.message)
         event = EventRecord(
             type="api_update",
             actor_type=Actor.SYSTEM,

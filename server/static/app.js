@@ -259,6 +259,45 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     }
   }
 
+  // -- follow-up reminders -------------------------------------------------------------------
+  // A lead's follow-up time has come: a notice with a link to the lead (until dismissed), the
+  // chime and a desktop notification. Each reminder sounds once per browser tab session, however
+  // many pages of the dashboard show it again (the server re-sends due ones on every connect).
+  const FOLLOW_UPS_KEY = "beckon-follow-ups-heard";
+  const followUpsShown = new Set();
+  function heardFollowUps() {
+    try { return new Set(JSON.parse(sessionStorage.getItem(FOLLOW_UPS_KEY) || "[]")); } catch { return new Set(); }
+  }
+  function showFollowUp(f) {
+    const key = `${f.lead}@${f.at}`;
+    if (followUpsShown.has(key)) return;
+    followUpsShown.add(key);
+    const row = list && list.querySelector(`tr[data-ref="${CSS.escape(f.lead)}"]`);
+    const status = row && row.querySelector(".status");
+    if (status && !row.querySelector(".due-badge")) status.after(" ", el("span", "due-badge", "follow-up due"));
+    const who = `${f.name || "(no name)"} ${f.phone_display || f.phone || ""}`.trim();
+    if (notices) {
+      const item = el("p", "notice notice-followup");
+      item.setAttribute("role", "alert");
+      item.dataset.lead = f.lead;
+      const link = el("a", "", who);
+      link.href = `/app/leads/${encodeURIComponent(f.lead)}`;
+      item.append(el("span", "", `Follow-up due (${when(f.at)}${f.site ? `, ${f.site}` : ""}): `), link);
+      const close = el("button", "notice-close", "Dismiss");
+      close.type = "button";
+      close.addEventListener("click", () => item.remove());
+      item.append(close);
+      notices.prepend(item);
+    }
+    const heard = heardFollowUps();
+    if (heard.has(key)) return;
+    heard.add(key);
+    try { sessionStorage.setItem(FOLLOW_UPS_KEY, JSON.stringify([...heard].slice(-200))); } catch { /* private mode */ }
+    ring();
+    notify(`Follow-up due: ${who}`, { body: f.site || "", tag: `follow-up-${f.lead}`, requireInteraction: true },
+      () => { location.href = `/app/leads/${encodeURIComponent(f.lead)}`; });
+  }
+
   // -- who I am and the socket -------------------------------------------------------------
   const me = { id: null, available: availButton ? availButton.getAttribute("aria-pressed") === "true" : true };
   let ws = null;
@@ -833,6 +872,8 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
         } else if (frame.type === "error") {
           notice(frame.message || "Something went wrong.", "error");
         }
+      } else if (frame.type === "follow_up" && typeof frame.lead === "string") {
+        showFollowUp(frame);
       } else if (frame.type === "me") {
         if (typeof frame.available === "boolean") showAvailability(frame.available);
       } else if (frame.type === "notice" && frame.text) {

@@ -1452,22 +1452,24 @@ class SQLiteStore:
     # -- leads CRM --------------------------------------------------------------------------
 
     async def search_leads(
-        self, site_ids: list[int], where: LeadFilter, *, before_id: int = 0, limit: int = 50
+        self,
+        site_ids: list[int],
+        where: LeadFilter,
+        *,
+        before_id: int = 0,
+        limit: int = 50,
+        due_by: float | None = None,
     ) -> list[Lead]:
-        """Leads of ``site_ids`` matching ``where``, newest first, older than ``before_id`` if given.
+        """Leads of ``site_ids`` matching ``where``, newest first, older than ``before_id`` if given;
+        with ``due_by``, only those whose follow-up time is at or before it.
 
-        Keyset paging by id: every page costs the same however deep it is."""
-        sql, params = _crm_where(site_ids, where)
-        if sql is None:
+        Keyset paging by id: every page costs the same however deep it is. Each site's newest matches
+        come from an ordered walk of that site's index (site_id, <filter>, id), the walks merged by a
+        UNION ALL: an IN over several sites would otherwise sort every match of every site."""
+        query = _search_query(site_ids, where, before_id=before_id, limit=limit, due_by=due_by)
+        if query is None:
             return []
-        if before_id:
-            sql += " AND l.id < ?"
-            params.append(before_id)
-        rows = await self._all(
-            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
-            f" WHERE {sql} ORDER BY l.id DESC LIMIT ?",
-            (*params, limit),
-        )
+        rows = await self._all(*query)
         return [_lead(r) for r in rows]
 
     async def newest_lead_id(self, site_ids: list[int]) -> int:
@@ -1491,6 +1493,8 @@ class SQLiteStore:
     async def update_lead(self, lead_id: int, changes: dict[str, Any], events: list[EventRecord]) -> Lead:
         """Change a lead's CRM fields and tell its timeline, in one transaction."""
         now = time.time()
+        if "follow_up_at" in changes:  # a new follow-up time gets its own reminder
+            changes = {**changes, "follow_up_fired_at": None}
         sets, params = _assignments(changes, _CRM_FIELDS) if changes else ("", [])
         assignments = ", ".join(part for part in (sets, "updated_at = ?") if part)  # a note changes no field
         async with self._tx() as db:
@@ -1565,12 +1569,22 @@ class SQLiteStore:
                 (time.time(), user_id, action, site_id, _dumps(detail), rows),
             )
 
-    async def audit_log(self, site_ids: list[int] | None = None, limit: int = 100) -> list[AuditEntry]:
+    async def audit_log(
+        self, site_ids: list[int] | None = None, limit: int = 100, *, site_id: int | None = None
+    ) -> list[AuditEntry]:
+        """Newest first. ``site_ids``: what a person may see (site-less entries, such as an export of
+        every site, are shown to them too); ``site_id``: only that site's entries."""
         sql = "SELECT a.*, COALESCE(u.name, '') AS user_name FROM lead_audit a LEFT JOIN users u ON u.id = a.user_id"
-        params: tuple[Any, ...] = ()
+        clauses: list[str] = []
+        params: list[Any] = []
         if site_ids is not None:
-            sql += f" WHERE a.site_id IS NULL OR a.site_id IN ({','.join('?' * len(site_ids)) or 'NULL'})"
-            params = tuple(site_ids)
+            clauses.append(f"(a.site_id IS NULL OR a.site_id IN ({','.join('?' * len(site_ids)) or 'NULL'}))")
+            params += site_ids
+        if site_id is not None:
+            clauses.append("a.site_id = ?")
+            params.append(site_id)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         rows = await self._all(sql + " ORDER BY a.id DESC LIMIT ?", (*params, limit))
         return [
             AuditEntry(
@@ -1586,8 +1600,85 @@ class SQLiteStore:
             for r in rows
         ]
 
+    # -- leads CRM: follow-up reminders --
 
-_CRM_FIELDS = {"status", "temperature", "assignee_id", "follow_up_at"}
+    async def due_follow_ups(self, now: float, limit: int = 100) -> list[Lead]:
+        """Leads whose follow-up time has come and whose reminder has not fired yet."""
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            " WHERE l.follow_up_at IS NOT NULL AND l.follow_up_at <= ? AND l.follow_up_fired_at IS NULL"
+            " ORDER BY l.follow_up_at LIMIT ?",
+            (now, limit),
+        )
+        return [_lead(r) for r in rows]
+
+    async def fire_follow_up(self, lead_id: int, follow_up_at: float, event: EventRecord) -> Lead | None:
+        """Mark the reminder of that follow-up time as fired, with a timeline line; None when it had
+        fired already or the time was changed meanwhile (exactly one firing per time)."""
+        now = time.time()
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE leads SET follow_up_fired_at = ? WHERE id = ? AND follow_up_at = ?"
+                " AND follow_up_fired_at IS NULL",
+                (now, lead_id, follow_up_at),
+            )
+            if cur.rowcount != 1:
+                return None
+            await self._add_event(db, lead_id, event, now)
+            return await self._lead_row(db, lead_id)
+
+    async def fired_follow_ups(self, site_ids: list[int], now: float, limit: int = 50) -> list[Lead]:
+        """Leads of these sites whose reminder has fired and whose follow-up time is still set
+        (told again to a dashboard that connects later)."""
+        if not site_ids:
+            return []
+        rows = await self._all(
+            "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+            f" WHERE l.site_id IN ({','.join('?' * len(site_ids))}) AND l.follow_up_at IS NOT NULL"
+            " AND l.follow_up_at <= ? AND l.follow_up_fired_at IS NOT NULL ORDER BY l.follow_up_at LIMIT ?",
+            (*site_ids, now, limit),
+        )
+        return [_lead(r) for r in rows]
+
+    # -- leads CRM: what the lead card's timeline shows beside the lead's own events --
+
+    async def visitor_events(self, visitor_id: int, limit: int = 500) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT name, props, at FROM visitor_events WHERE visitor_id = ? ORDER BY at LIMIT ?", (visitor_id, limit)
+        )
+        return [{"name": r["name"], "props": json.loads(r["props"]), "at": r["at"]} for r in rows]
+
+    async def visitor_conversations(self, visitor_id: int, limit: int = 20) -> list[Conversation]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE visitor_id = ? ORDER BY id LIMIT ?", (visitor_id, limit)
+        )
+        return [_conversation(r) for r in rows]
+
+    # -- leads CRM: people's own photos --
+
+    async def save_photo(self, user_id: int, mime: str, digest: str, body: bytes, url: str) -> None:
+        """Keep the picture and point the person's photo at the address it is served from."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO user_photos (user_id, mime, digest, body, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET mime = excluded.mime, digest = excluded.digest,"
+                " body = excluded.body, updated_at = excluded.updated_at",
+                (user_id, mime, digest, body, time.time()),
+            )
+            await db.execute("UPDATE users SET photo = ? WHERE id = ?", (url, user_id))
+
+    async def get_photo(self, user_id: int) -> tuple[str, str, bytes] | None:
+        """(mime, digest, bytes) of the person's uploaded photo."""
+        row = await self._one("SELECT mime, digest, body FROM user_photos WHERE user_id = ?", (user_id,))
+        return (row["mime"], row["digest"], bytes(row["body"])) if row else None
+
+    async def delete_photo(self, user_id: int) -> None:
+        async with self._tx() as db:
+            await db.execute("DELETE FROM user_photos WHERE user_id = ?", (user_id,))
+            await db.execute("UPDATE users SET photo = NULL WHERE id = ?", (user_id,))
+
+
+_CRM_FIELDS = {"status", "temperature", "assignee_id", "follow_up_at", "follow_up_fired_at"}
 
 
 def _api_token(row: sqlite3.Row) -> ApiToken:
@@ -1633,6 +1724,35 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search_query(
+    site_ids: list[int], where: LeadFilter, *, before_id: int, limit: int, due_by: float | None
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The SQL of ``search_leads``: one ordered, limited walk per site, merged (see there)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for site_id in site_ids:
+        if where.site_id is not None and site_id != where.site_id:
+            continue
+        sql, found = _crm_where([site_id], where)
+        if sql is None:
+            continue
+        if before_id:
+            sql += " AND l.id < ?"
+            found.append(before_id)
+        if due_by is not None:
+            sql += " AND l.follow_up_at <= ?"
+            found.append(due_by)
+        parts.append(f"SELECT id FROM (SELECT l.id FROM leads l WHERE {sql} ORDER BY l.id DESC LIMIT ?)")
+        params += [*found, limit]
+    if not parts:
+        return None
+    sql = (
+        "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id"
+        f" WHERE l.id IN ({' UNION ALL '.join(parts)}) ORDER BY l.id DESC LIMIT ?"
+    )
+    return sql, (*params, limit)
 
 
 def _crm_where(site_ids: list[int], where: LeadFilter) -> tuple[str | None, list[Any]]:
