@@ -1,6 +1,10 @@
-"""Quizzes, popups and countdowns in the dashboard: the list with how each converts, and a JSON
-editor that validates on save (nothing is stored while any error remains) and shows every earlier
-version with who saved it, so that no deadline or offer changes unseen."""
+"""Every widget in the dashboard: the list with how each converts, and an editor (a form over the
+same JSON, see static/editor.js) that validates on save (nothing is stored while any error remains),
+points each error at its field, previews the draft with the real widget code and shows every earlier
+version with who saved it, so that no deadline or offer changes unseen.
+
+Callback and chat are one per site (stored without a slug); their editor lives at the URL slug
+``main`` so that one route serves every kind."""
 
 from __future__ import annotations
 
@@ -22,14 +26,85 @@ from server.visitor_api import VisitorAPI, public_base
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 EDITORS = (Role.OWNER, Role.ADMIN)
-Invalid = (definition.QuizInvalid, popup.PopupInvalid, countdown.CountdownInvalid)
+SINGLE = ("callback", "chat")  # one per site, stored with slug ""
+SINGLE_SLUG = "main"  # ... and edited at /app/widgets/<site>/<kind>/main
+COLOR = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+PRECHAT = ("name", "email", "phone")
+
+
+class WidgetInvalid(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _looks(config: dict[str, Any], errors: list[str]) -> None:
+    """What every widget may carry: a colour the widget can use, a side of the page, its own texts."""
+    if "color" in config and not (isinstance(config["color"], str) and COLOR.match(config["color"])):
+        errors.append(f"color: {config['color']!r} is not a colour like #0f766e")
+    if config.get("position", "right") not in ("left", "right"):
+        errors.append("position: left or right")
+    texts = config.get("texts", {})
+    if not isinstance(texts, dict):
+        errors.append("texts: must map text names to texts")
+        return
+    for name, text in texts.items():
+        if not isinstance(text, str):
+            errors.append(f"texts.{name}: must be text")
+
+
+def validate_callback(config: object) -> None:
+    if not isinstance(config, dict):
+        raise WidgetInvalid(["the callback widget must be a JSON object"])
+    errors: list[str] = []
+    _looks(config, errors)
+    if errors:
+        raise WidgetInvalid(errors)
+
+
+def validate_chat(config: object) -> None:
+    if not isinstance(config, dict):
+        raise WidgetInvalid(["the chat widget must be a JSON object"])
+    errors: list[str] = []
+    _looks(config, errors)
+    if not isinstance(config.get("greeting", ""), str):
+        errors.append("greeting: must be text")
+    prechat = config.get("prechat", [])
+    if not isinstance(prechat, list) or not set(prechat) <= set(PRECHAT):
+        errors.append("prechat: some of name, email, phone")
+    if not isinstance(config.get("stack", False), bool):
+        errors.append("stack: true or false")
+    greetings = config.get("greetings", [])
+    if not isinstance(greetings, list):
+        errors.append("greetings: a list of greeting rules")
+        greetings = []
+    for i, rule in enumerate(greetings):
+        place = f"greetings[{i}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("text"), str) or not rule["text"].strip():
+            errors.append(f"{place}.text: a greeting needs its text")
+            continue
+        if not isinstance(rule.get("url", ""), str):
+            errors.append(f"{place}.url: part of the page address, or /regex/")
+        for key, top in (("seconds", None), ("scroll", 100)):
+            value = rule.get(key, 0)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or (top and value > top):
+                errors.append(f"{place}.{key}: a number from 0" + (f" to {top}" if top else ""))
+    if errors:
+        raise WidgetInvalid(errors)
+
+
+Invalid = (definition.QuizInvalid, popup.PopupInvalid, countdown.CountdownInvalid, WidgetInvalid)
 VALIDATORS: dict[str, Callable[[Any, Site], None]] = {
+    "callback": lambda config, site: validate_callback(config),
+    "chat": lambda config, site: validate_chat(config),
     "quiz": lambda config, site: definition.validate(config),
     "popup": lambda config, site: popup.validate(config),
     "countdown": lambda config, site: countdown.validate(config, site.timezone),
 }
-LABELS = {"quiz": "Quiz", "popup": "Popup", "countdown": "Countdown"}
+LABELS = {"callback": "Callback", "chat": "Chat", "quiz": "Quiz", "popup": "Popup", "countdown": "Countdown"}
 STARTERS: dict[str, dict[str, Any]] = {
+    "callback": {"color": "#0f766e", "position": "right"},
+    "chat": {"color": "#0f766e", "position": "right", "prechat": [], "greeting": "Hi! How can we help?"},
     "quiz": {
         "title": "A new quiz",
         "steps": [
@@ -64,7 +139,53 @@ def checked(source: str, kind: str, site: Site) -> tuple[dict[str, Any], list[st
         return {}, [f"Not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
     except Invalid as exc:
         return {}, exc.errors
+    if kind not in SINGLE and isinstance(config.get("color"), str) and not COLOR.match(config["color"]):
+        return {}, [f"color: {config['color']!r} is not a colour like #0f766e"]
     return config, []
+
+
+# The validators name places in words ("step 3 ('length'), option 2: ...") or as 1-based paths
+# ("triggers.any[1]: ..."); the editor wants the JSON path of the input, 0-based.
+_STEP = re.compile(r"^step (\d+)(?: \('[^']*'\))?(?:, (option|branch) (\d+))?: (.*)$", re.S)
+_NUMBERED = re.compile(r"^(ranges|show) (\d+): (.*)$", re.S)
+_PATH = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+|\[\d+\])*): (.*)$", re.S)
+_STEP_FIELDS = (
+    ("id ", "id"),
+    ("type must", "type"),
+    ("question needs", "question"),
+    ("info step needs", "text"),
+    ("required must", "required"),
+    ("options", "options"),
+    ("min must", "min"),
+    ("step must", "step"),
+    ("default must", "default"),
+    ("fields must", "fields"),
+    ("ask for a phone", "fields"),
+    ("unknown next step", "next"),
+)
+_OPTION_FIELDS = (("label", "label"), ("image", "image"), ("add must", "add"), ("id ", "id"), ("next step", "next"))
+
+
+def located(kind: str, error: str) -> dict[str, str]:
+    """An error with the JSON path of the field it is about ("" when it is about the whole)."""
+    if kind == "quiz" and (m := _STEP.match(error)):
+        step, part, n, text = int(m[1]) - 1, m[2], m[3], m[4]
+        if part == "branch":
+            field = "next" if "next step" in text else "if"
+            return {"path": f"steps[{step}].branches[{int(n) - 1}].{field}", "message": error}
+        table, base = (
+            (_OPTION_FIELDS, f"steps[{step}].options[{int(n) - 1}]") if part else (_STEP_FIELDS, f"steps[{step}]")
+        )
+        field = next((f for needle, f in table if needle in text), "")
+        return {"path": f"{base}.{field}" if field else base, "message": error}
+    if kind == "quiz" and (m := _NUMBERED.match(error)):
+        return {"path": f"{m[1]}[{int(m[2]) - 1}]", "message": error}
+    if m := _PATH.match(error):
+        path = m[1]
+        if kind == "popup":  # popup lists count from 1 in its messages
+            path = re.sub(r"\[(\d+)\]", lambda n: f"[{int(n[1]) - 1}]", path)
+        return {"path": path, "message": error}
+    return {"path": "", "message": error}
 
 
 def changes(older: dict[str, Any] | None, newer: dict[str, Any]) -> list[str]:
@@ -83,6 +204,11 @@ def changes(older: dict[str, Any] | None, newer: dict[str, Any]) -> list[str]:
 
 
 PREVIEW_TTL = 3600.0
+MAX_DRAFTS = 500
+
+
+def _url(site: Site, kind: str, slug: str) -> str:
+    return f"/app/widgets/{site.key}/{kind}/{slug or SINGLE_SLUG}"
 
 
 class WidgetPages:
@@ -109,10 +235,16 @@ class WidgetPages:
         rows = []
         for site in sites:
             counts = await self.store.widget_counts(site.id)
+            for kind in SINGLE:  # always listed: a site without one yet gets a link to set it up
+                widget = await self.store.get_widget(site.id, kind)
+                rows.append({"site": site, "kind": kind, "widget": widget, "url_slug": SINGLE_SLUG, "counts": {}})
             for kind in VALIDATORS:
                 for widget in await self.store.site_widgets(site.id, kind):
-                    rows.append({"site": site, "widget": widget, "counts": counts.get((kind, widget.slug), {})})
-        context = {"rows": rows, "sites": sites, "error": error, "labels": LABELS}
+                    if widget.slug:
+                        row = {"site": site, "kind": kind, "widget": widget, "url_slug": widget.slug}
+                        rows.append(row | {"counts": counts.get((kind, widget.slug), {})})
+        many = {k: v for k, v in LABELS.items() if k not in SINGLE}
+        context = {"rows": rows, "sites": sites, "error": error, "labels": LABELS, "many": many}
         return self.dash.render(request, "widgets.html", context, status_code=status_code)
 
     async def create(self, request: Request) -> Response:
@@ -124,17 +256,20 @@ class WidgetPages:
             return form
         site = next((s for s in found[1] if s.key == form.get("site")), None)
         kind, slug = str(form.get("kind") or ""), str(form.get("slug") or "").strip()
-        if site is None or kind not in VALIDATORS or not SLUG.match(slug):
+        if site is None or kind not in VALIDATORS or kind in SINGLE or not SLUG.match(slug):
             error = "Choose a site, a kind and an id of lowercase letters, digits, '-' or '_' (up to 40)."
             return await self.index(request, error, 400)
         return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}", status_code=303)
 
     def _target(self, request: Request, sites: list[Site]) -> tuple[Site, str, str] | None:
+        """(site, kind, stored slug) from the URL, for a site of this user only."""
         site = next((s for s in sites if s.key == request.path_params["site"]), None)
         kind, slug = request.path_params["kind"], request.path_params["slug"]
-        if site is None or kind not in VALIDATORS or not SLUG.match(slug):
+        if site is None or kind not in VALIDATORS:
             return None
-        return site, kind, slug
+        if kind in SINGLE:
+            return (site, kind, "") if slug == SINGLE_SLUG else None
+        return (site, kind, slug) if SLUG.match(slug) else None
 
     async def edit(self, request: Request) -> Response:
         found = await self._editor(request)
@@ -165,7 +300,7 @@ class WidgetPages:
         if errors:
             return await self._page(request, target, source, enabled, errors, status_code=400)
         widget = await self.store.put_widget(site.id, kind, config, enabled=enabled, slug=slug, actor_id=found[0].id)
-        return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={widget.version}", status_code=303)
+        return RedirectResponse(f"{_url(site, kind, slug)}?saved={widget.version}", status_code=303)
 
     async def _page(
         self,
@@ -188,9 +323,11 @@ class WidgetPages:
             "kind": kind,
             "label": LABELS[kind],
             "slug": slug,
+            "url_slug": slug or SINGLE_SLUG,
             "source": source,
             "enabled": enabled,
             "errors": errors,
+            "located": [located(kind, e) for e in errors],
             "widget": widget,
             "history": history,
             "saved": request.query_params.get("saved") if not errors else None,
@@ -217,12 +354,15 @@ class WidgetPages:
         saved = await self.store.put_widget(
             site.id, kind, old["config"], enabled=old["enabled"], slug=slug, actor_id=found[0].id
         )
-        return RedirectResponse(f"/app/widgets/{site.key}/{kind}/{slug}?saved={saved.version}", status_code=303)
+        return RedirectResponse(f"{_url(site, kind, slug)}?saved={saved.version}", status_code=303)
 
     # -- live preview: the real widget code, in a frame beside the form --------------------
 
     async def preview(self, request: Request) -> Response:
-        """GET: the saved version; POST (the form's Preview button): the draft as typed."""
+        """GET: the saved version, or a draft already checked (?draft=token); POST: the draft as typed.
+
+        A POST asking for JSON (the editor's live preview as the owner types) gets the token or the
+        located errors instead of a page, and the editor points its frame at ?draft=token."""
         found = await self._editor(request)
         if isinstance(found, Response):
             return found
@@ -231,21 +371,30 @@ class WidgetPages:
             return self.dash.render(request, "not_found.html", {}, status_code=404)
         site, kind, slug = target
         errors: list[str] = []
+        wants_json = "application/json" in request.headers.get("accept", "")
+        known = self._drafts.get(request.query_params.get("draft", ""))
+        token = ""
         if request.method == "POST":
             form = await self.dash.checked_form(request)
             if isinstance(form, Response):
                 return form
             config, errors = checked(str(form.get("definition") or ""), kind, site)
+        elif known and known[0] > time.time() and (known[1].id, known[2].kind, known[2].slug) == (site.id, kind, slug):
+            token = request.query_params["draft"]
         else:
             saved = await self.store.get_widget(site.id, kind, slug)
             config = saved.config if saved else STARTERS[kind]
-        token = ""
-        if not errors:
+        if not errors and not token:
             now = time.time()
-            self._drafts = {t: d for t, d in self._drafts.items() if d[0] > now}
+            # Expired drafts go, and so do the oldest beyond a bound: the editor makes one per pause in typing.
+            live = sorted(((t, d) for t, d in self._drafts.items() if d[0] > now), key=lambda item: item[1][0])
+            self._drafts = dict(live[-MAX_DRAFTS:])
             token = secrets.token_urlsafe(16)
             draft = Widget(0, site.id, kind, slug, config, enabled=True, version=0, updated_at=now)
             self._drafts[token] = (now + PREVIEW_TTL, site, draft)
+        if wants_json and request.method == "POST":
+            body = {"token": token, "errors": [located(kind, e) for e in errors]}
+            return JSONResponse(body, status_code=400 if errors else 200)
         context = {"site": site, "kind": kind, "slug": slug, "token": token, "errors": errors, "label": LABELS[kind]}
         return self.dash.render(request, "widget_preview.html", context, status_code=400 if errors else 200)
 

@@ -1,0 +1,274 @@
+"""The widget editor's routes on a real server: every kind is published as a new version that
+visitors get on their next config fetch, errors come back with the path of their field, drafts are
+previewed without being saved, and only owners and admins of the site may do any of it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from server.demo import DEMO_POPUPS, KITCHEN_QUIZ
+from server.models import Role
+from tests.support import BeckonServer, csrf_from, login
+
+ORIGIN = "http://localhost"
+OWNER = ("edna.owner@example.test", "edna-password-1")
+ADMIN_ELSEWHERE = ("abe.admin@example.test", "abe-password-1")
+MANAGER = ("milo.manager@example.test", "milo-password-1")
+
+
+@pytest.fixture(scope="module")
+def shop(beckon: BeckonServer) -> str:
+    key = "editor-shop"
+    beckon.add_site(
+        key,
+        ["localhost", "127.0.0.1"],
+        name="Editor Shop",
+        widgets={
+            "callback": {"color": "#0f766e"},
+            "quiz:kitchen-cost": KITCHEN_QUIZ,
+            "popup:exit": DEMO_POPUPS["exit-offer"],
+        },
+    )
+    beckon.add_site("editor-elsewhere", ["elsewhere.test"], name="Elsewhere", widgets={})
+    beckon.add_user(*OWNER, sites=[key], name="Edna", role=Role.OWNER)
+    beckon.add_user(*ADMIN_ELSEWHERE, sites=["editor-elsewhere"], name="Abe", role=Role.ADMIN)
+    beckon.add_user(*MANAGER, sites=[key], name="Milo", role=Role.MANAGER)
+    return key
+
+
+def client_for(beckon: BeckonServer, creds: tuple[str, str]) -> httpx.Client:
+    client = httpx.Client(base_url=beckon.base, follow_redirects=False)
+    login(client, *creds)
+    return client
+
+
+@pytest.fixture(scope="module")
+def owner(beckon: BeckonServer, shop: str) -> httpx.Client:
+    return client_for(beckon, OWNER)
+
+
+def publish(client: httpx.Client, path: str, config: Any, enabled: bool = True) -> httpx.Response:
+    page = client.get(path)
+    source = config if isinstance(config, str) else json.dumps(config)
+    form = {"csrf": csrf_from(page.text), "definition": source} | ({"enabled": "on"} if enabled else {})
+    return client.post(path, data=form)
+
+
+def public_config(beckon: BeckonServer, key: str) -> httpx.Response:
+    return httpx.get(f"{beckon.base}/api/v1/sites/{key}/config", headers={"Origin": ORIGIN})
+
+
+def located_errors(html: str) -> list[dict[str, str]]:
+    found = re.search(r'<script type="application/json" id="widget-errors-data">(.*?)</script>', html, re.S)
+    assert found, "the editor page carries its errors for the form"
+    return json.loads(found[1])
+
+
+def stored(beckon: BeckonServer, key: str, kind: str, slug: str = "") -> Any:
+    async def action(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(key)
+        return await store.get_widget(site.id, kind, slug)
+
+    return beckon.with_store(action)
+
+
+def test_the_list_shows_callback_and_chat_per_site_with_links(shop: str, owner: httpx.Client) -> None:
+    listing = owner.get("/app/widgets").text
+    assert f'href="/app/widgets/{shop}/callback/main"' in listing
+    assert f'href="/app/widgets/{shop}/chat/main"' in listing and "Set up the chat" in listing
+    assert f'href="/app/widgets/{shop}/quiz/kitchen-cost"' in listing
+    assert "editor-elsewhere" not in listing  # not Edna's site
+
+
+def test_publishing_the_callback_widget_changes_what_the_next_page_view_gets(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    before = public_config(beckon, shop)
+    path = f"/app/widgets/{shop}/callback/main"
+    config = {"color": "#7c3aed", "position": "left", "texts": {"title": "Call me, maybe"}}
+    reply = publish(owner, path, config)
+    assert reply.status_code == 303 and reply.headers["location"].startswith(f"{path}?saved=")
+    after = public_config(beckon, shop)
+    assert after.headers["etag"] != before.headers["etag"]
+    callback = after.json()["widgets"]["callback"]
+    assert (callback["color"], callback["position"], callback["texts"]) == (
+        "#7c3aed",
+        "left",
+        {"title": "Call me, maybe"},
+    )
+    again = httpx.get(
+        f"{beckon.base}/api/v1/sites/{shop}/config", headers={"Origin": ORIGIN, "If-None-Match": after.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert "by Edna" in owner.get(path).text
+
+
+def test_a_chat_widget_is_set_up_from_nothing_and_can_be_switched_off(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    path = f"/app/widgets/{shop}/chat/main"
+    page = owner.get(path)
+    assert page.status_code == 200 and "Not published yet" in page.text
+    chat = {
+        "color": "#0f766e",
+        "greeting": "Hello from the editor",
+        "prechat": ["name", "email"],
+        "greetings": [{"id": "kitchens", "url": "/kitchens", "text": "Planning a kitchen?", "seconds": 5}],
+    }
+    assert publish(owner, path, chat).status_code == 303
+    assert public_config(beckon, shop).json()["widgets"]["chat"]["greeting"] == "Hello from the editor"
+    assert publish(owner, path, chat, enabled=False).status_code == 303
+    assert "chat" not in public_config(beckon, shop).json()["widgets"]
+    assert stored(beckon, shop, "chat").enabled is False
+
+
+@pytest.mark.parametrize(
+    ("kind", "slug", "change", "path", "words"),
+    [
+        ("callback", "main", lambda c: c.update(color="teal-ish"), "color", "is not a colour"),
+        ("callback", "main", lambda c: c.update(position="middle"), "position", "left or right"),
+        (
+            "chat",
+            "main",
+            lambda c: c.update(greetings=[{"url": "/x", "text": ""}]),
+            "greetings[0].text",
+            "needs its text",
+        ),
+        (
+            "chat",
+            "main",
+            lambda c: c.update(greetings=[{"text": "Hi", "scroll": 140}]),
+            "greetings[0].scroll",
+            "0 to 100",
+        ),
+        (
+            "quiz",
+            "kitchen-cost",
+            lambda q: q["steps"][4]["options"][1].update(next="nowhere"),
+            "steps[4].options[1].next",
+            "unknown next step",
+        ),
+        (
+            "quiz",
+            "kitchen-cost",
+            lambda q: q["steps"][2]["branches"][0].update({"if": "length >"}),
+            "steps[2].branches[0].if",
+            "branch 1",
+        ),
+        ("quiz", "kitchen-cost", lambda q: q["results"].update(price="base / (per_m"), "results.price", "expected"),
+        ("quiz", "kitchen-cost", lambda q: q["steps"][2].update(min=20), "steps[2].min", "min must be"),
+        ("quiz", "kitchen-cost", lambda q: q.update(color="#12"), "color", "is not a colour"),
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers={"any": [{"type": "exit_intent"}, {"type": "scroll", "percent": 140}]}),
+            "triggers.any[1]",
+            "percent is at most 100",
+        ),
+        ("popup", "exit", lambda p: p["frequency"].update(show="hourly"), "frequency.show", "one of"),
+    ],
+)
+def test_a_refused_draft_names_the_field_and_publishes_nothing(
+    beckon: BeckonServer, shop: str, owner: httpx.Client, kind: str, slug: str, change: Any, path: str, words: str
+) -> None:
+    url = f"/app/widgets/{shop}/{kind}/{slug}"
+    before = stored(beckon, shop, kind, "" if slug == "main" else slug)
+    config = copy.deepcopy(before.config) if before else {}
+    change(config)
+    reply = publish(owner, url, config)
+    assert reply.status_code == 400 and "Not saved" in reply.text
+    errors = located_errors(reply.text)
+    assert any(e["path"] == path and words in e["message"] for e in errors), errors
+    after = stored(beckon, shop, kind, "" if slug == "main" else slug)
+    assert (after.version, after.config) == (before.version, before.config)
+
+
+def test_the_live_preview_answers_json_with_a_token_or_located_errors(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    path = f"/app/preview/{shop}/callback/main"
+    csrf = csrf_from(owner.get(f"/app/widgets/{shop}/callback/main").text)
+    version = stored(beckon, shop, "callback").version
+    ok = owner.post(
+        path,
+        data={"csrf": csrf, "definition": json.dumps({"color": "#be123c", "texts": {"title": "Draft only"}})},
+        headers={"Accept": "application/json"},
+    )
+    assert ok.status_code == 200 and ok.json()["errors"] == []
+    frame = owner.get(f"{path}?draft={ok.json()['token']}")
+    assert frame.status_code == 200 and "frame-ancestors 'self'" in frame.headers["content-security-policy"]
+    config_path = re.search(r'data-config="([^"]+)"', frame.text)[1]  # type: ignore[index]
+    draft = httpx.get(f"{beckon.base}{config_path}").json()["widgets"]["callback"]
+    assert draft["texts"] == {"title": "Draft only"} and draft["color"] == "#be123c"
+    assert stored(beckon, shop, "callback").version == version  # previewing saves nothing
+
+    bad = owner.post(
+        path,
+        data={"csrf": csrf, "definition": json.dumps({"color": "red-ish"})},
+        headers={"Accept": "application/json"},
+    )
+    assert bad.status_code == 400 and bad.json() == {
+        "token": "",
+        "errors": [{"path": "color", "message": "color: 'red-ish' is not a colour like #0f766e"}],
+    }
+    # A draft's token shows only under its own widget.
+    other = owner.get(f"/app/preview/{shop}/quiz/kitchen-cost?draft={ok.json()['token']}")
+    assert config_path not in other.text
+
+
+def test_rolling_back_makes_the_old_version_the_newest_and_visitors_get_it(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    path = f"/app/widgets/{shop}/quiz/kitchen-cost"
+    first = stored(beckon, shop, "quiz", "kitchen-cost")
+    renamed = copy.deepcopy(first.config) | {"title": "Rolled forward"}
+    assert publish(owner, path, renamed).status_code == 303
+    items = public_config(beckon, shop).json()["widgets"]["quiz"]["items"]
+    assert items["kitchen-cost"]["title"] == "Rolled forward"
+    page = owner.get(path)
+    restored = owner.post(f"{path}/restore/{first.version}", data={"csrf": csrf_from(page.text)})
+    assert restored.status_code == 303
+    now = stored(beckon, shop, "quiz", "kitchen-cost")
+    assert now.version == first.version + 2 and now.config == first.config
+    assert (
+        public_config(beckon, shop).json()["widgets"]["quiz"]["items"]["kitchen-cost"]["title"] == first.config["title"]
+    )
+
+
+def test_a_post_without_the_csrf_token_is_refused(beckon: BeckonServer, shop: str, owner: httpx.Client) -> None:
+    before = stored(beckon, shop, "callback")
+    path = f"/app/widgets/{shop}/callback/main"
+    refused = owner.post(path, data={"definition": json.dumps({"color": "#000000"}), "enabled": "on"})
+    assert refused.status_code == 403
+    preview = owner.post(f"/app/preview/{shop}/callback/main", data={"definition": "{}"})
+    assert preview.status_code == 403
+    assert stored(beckon, shop, "callback").version == before.version
+
+
+def test_managers_and_admins_of_other_sites_cannot_edit(beckon: BeckonServer, shop: str) -> None:
+    before = stored(beckon, shop, "callback")
+    manager = client_for(beckon, MANAGER)
+    page = manager.get(f"/app/widgets/{shop}/callback/main")
+    assert page.status_code == 403
+    assert manager.get("/app/widgets").status_code == 403
+    stranger = client_for(beckon, ADMIN_ELSEWHERE)
+    assert stranger.get(f"/app/widgets/{shop}/callback/main").status_code == 404
+    assert stranger.get(f"/app/preview/{shop}/callback/main").status_code == 404
+    csrf = csrf_from(stranger.get("/app/widgets").text)
+    data = {"csrf": csrf, "definition": json.dumps({"color": "#000000"}), "enabled": "on"}
+    assert stranger.post(f"/app/widgets/{shop}/callback/main", data=data).status_code == 404
+    assert stranger.post(f"/app/widgets/{shop}/callback/main/restore/1", data={"csrf": csrf}).status_code == 404
+    assert stored(beckon, shop, "callback").version == before.version
+
+
+def test_callback_and_chat_have_one_editor_per_site_only(shop: str, owner: httpx.Client) -> None:
+    assert owner.get(f"/app/widgets/{shop}/callback/other").status_code == 404
+    csrf = csrf_from(owner.get("/app/widgets").text)
+    made = owner.post("/app/widgets/new", data={"csrf": csrf, "site": shop, "kind": "chat", "slug": "second"})
+    assert made.status_code == 400
