@@ -9,7 +9,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,18 @@ from server.store import StoreUnavailable
 
 TRAIL_LIMIT = 50
 _WRITE_FAILURES = ("disk is full", "readonly", "read-only", "disk i/o error", "database is locked", "unable to open")
+
+
+def _is_refusal(exc: sqlite3.OperationalError) -> bool:
+    """The database can't take writes now (full, read-only, locked): the client should retry later."""
+    return any(marker in str(exc).lower() for marker in _WRITE_FAILURES)
+
+
+def _fail(batch: list[asyncio.Future[None]], why: str) -> None:
+    """Tell every caller of a batch that its work was not stored."""
+    for durable in batch:
+        if not durable.done():
+            durable.set_exception(StoreUnavailable(why))
 
 
 def _dumps(value: Any) -> str:
@@ -256,13 +268,17 @@ def _visitor(row: sqlite3.Row) -> Visitor:
 
 
 class SQLiteStore:
-    """Two connections: one writer serialised by a lock, one reader that sees only committed rows."""
+    """Two connections: a writer whose transactions are group-committed, and a reader that sees only committed rows."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # Group commit: callers whose work is in the open transaction, each waiting for the COMMIT
+        # (one fsync) that makes it durable; and the task that will run that COMMIT.
+        self._batch: list[asyncio.Future[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -280,6 +296,8 @@ class SQLiteStore:
         self._reader = await self._connect()
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher  # whoever waits for the last commit gets it
         for db in (self._reader, self._writer):
             if db is not None:
                 await db.close()
@@ -293,24 +311,79 @@ class SQLiteStore:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One caller's write transaction, returning only once its work is durably committed.
+
+        Group commit: callers run one at a time on the writer, each inside a savepoint of a shared
+        transaction; those that queue while a COMMIT is running share the next COMMIT, so a burst
+        of writes costs one fsync instead of one each. A caller that fails rolls back only its own
+        savepoint; a COMMIT that fails fails everyone in it (none of them was stored).
+        """
         if self._writer is None:
             raise RuntimeError("store is not open: call open() first")
         db = self._writer
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         async with self._write_lock:
             try:
-                await db.execute("BEGIN IMMEDIATE")
+                if not db.in_transaction:
+                    await db.execute("BEGIN IMMEDIATE")
+                await db.execute("SAVEPOINT caller")
                 try:
                     yield db
+                    await db.execute("RELEASE caller")
                 except BaseException:
-                    await db.execute("ROLLBACK")
+                    await self._undo_caller(db)
                     raise
-                await db.execute("COMMIT")
+                self._batch.append(durable)
             except sqlite3.OperationalError as exc:
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
-                if any(marker in str(exc).lower() for marker in _WRITE_FAILURES):
+                if _is_refusal(exc):
                     raise StoreUnavailable(f"the database refused the write: {exc}") from exc
                 raise
+            finally:
+                if not self._batch and db.in_transaction:
+                    # A lone caller failed: nothing to commit, and the file must not stay locked.
+                    with suppress(sqlite3.Error):
+                        await db.execute("ROLLBACK")
+                elif self._batch and self._flusher is None:
+                    # Queued behind the writers already waiting for the lock: they join this commit.
+                    self._flusher = asyncio.create_task(self._flush(), name="beckon-group-commit")
+        await durable
+
+    async def _undo_caller(self, db: aiosqlite.Connection) -> None:
+        """Undo one caller's savepoint; if SQLite already dropped the whole transaction, fail the batch too."""
+        try:
+            if db.in_transaction:
+                await db.execute("ROLLBACK TO caller")
+                await db.execute("RELEASE caller")
+                return
+        except sqlite3.Error:
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    await db.execute("ROLLBACK")
+        batch, self._batch = self._batch, []
+        _fail(batch, "the database rolled back the whole transaction")
+
+    async def _flush(self) -> None:
+        """COMMIT the shared transaction (one fsync) and release everyone whose work it holds."""
+        async with self._write_lock:
+            self._flusher = None
+            batch, self._batch = self._batch, []
+            db = self._writer
+            try:
+                if db is not None and db.in_transaction:
+                    await db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with suppress(sqlite3.Error):
+                    if db is not None and db.in_transaction:
+                        await db.execute("ROLLBACK")
+                _fail(batch, f"the database refused the write: {exc}")
+                return
+            except asyncio.CancelledError:
+                # Cancelled mid-commit (shutdown): nobody may take that for an ack.
+                _fail(batch, "the store closed during a commit")
+                raise
+            for durable in batch:
+                if not durable.done():
+                    durable.set_result(None)
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         async with self._r.execute(sql, params) as cur:

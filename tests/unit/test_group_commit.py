@@ -1,0 +1,133 @@
+"""Group commit in the SQLite writer: concurrent writes share one COMMIT, yet each caller
+returns only once its own work is durable, and a failing caller fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server.store import StoreUnavailable
+from server.store.sqlite import SQLiteStore
+from tests.unit.test_store import new_lead
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+async def count_commits(store: SQLiteStore) -> list[str]:
+    """Every COMMIT the writer connection runs from now on."""
+    commits: list[str] = []
+    assert store._writer is not None
+    await store._writer.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    return commits
+
+
+def stored_frames(path: Path) -> set[str]:
+    """What a fresh connection (another process, after a crash) finds on disk."""
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT client_frame_id FROM leads")}
+
+
+async def test_concurrent_leads_share_commits_and_all_are_stored(store: SQLiteStore, tmp_path: Path) -> None:
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    commits = await count_commits(store)
+    frames = [f"frame-{i:04d}" for i in range(40)]
+    results = await asyncio.gather(
+        *(store.create_lead(new_lead(site.id, f, visitor_key=f"visitor-{f}")) for f in frames)
+    )
+    assert all(created for _, created in results)
+    assert len({lead.ref for lead, _ in results}) == 40
+    # The first caller commits alone; the 39 that queued behind it share the next COMMIT.
+    assert 1 <= len(commits) <= 3, commits
+    assert stored_frames(tmp_path / "db.sqlite3") == set(frames)
+
+
+async def test_a_failing_caller_undoes_only_its_own_work(store: SQLiteStore, tmp_path: Path) -> None:
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    commits = await count_commits(store)
+
+    async def broken() -> None:
+        async with store._tx() as db:
+            await db.execute(
+                "INSERT INTO visitors (site_id, visitor_key, first_seen, last_seen, user_agent, referrer,"
+                " landing_page, utm, page_trail) VALUES (?, 'half-done', 0, 0, '', '', '', '{}', '[]')",
+                (site.id,),
+            )
+            raise ValueError("the caller changed its mind")
+
+    outcomes = await asyncio.gather(
+        store.create_lead(new_lead(site.id, "frame-a", visitor_key="visitor-a")),
+        broken(),
+        store.create_lead(new_lead(site.id, "frame-b", visitor_key="visitor-b")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[0][1] and outcomes[2][1]  # type: ignore[index]
+    assert len(commits) == 1  # all three were in one batch
+    assert stored_frames(tmp_path / "db.sqlite3") == {"frame-a", "frame-b"}
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        keys = {row[0] for row in db.execute("SELECT visitor_key FROM visitors")}
+    assert keys == {"visitor-a", "visitor-b"}
+
+
+async def test_a_constraint_error_fails_its_caller_and_the_batch_goes_on(store: SQLiteStore, tmp_path: Path) -> None:
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    outcomes = await asyncio.gather(
+        store.create_lead(new_lead(site.id, "frame-a", visitor_key="visitor-a")),
+        store.create_lead(new_lead(site.id + 999, "frame-x", visitor_key="visitor-x")),  # no such site
+        store.create_lead(new_lead(site.id, "frame-b", visitor_key="visitor-b")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert stored_frames(tmp_path / "db.sqlite3") == {"frame-a", "frame-b"}
+
+
+async def test_whoever_returns_was_stored_when_the_disk_fills(store: SQLiteStore, tmp_path: Path) -> None:
+    """A full disk fails writes mid-batch; every caller that returned normally is on disk,
+    every caller that isn't was told so."""
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    assert store._writer is not None
+    async with store._writer.execute("PRAGMA page_count") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    # Room for a few leads, not for a hundred.
+    await store._writer.execute(f"PRAGMA max_page_count = {row[0] + 4}")
+    frames = [f"frame-{i:04d}" for i in range(100)]
+    outcomes = await asyncio.gather(
+        *(store.create_lead(new_lead(site.id, f, visitor_key=f"visitor-{f}", name="x" * 3000)) for f in frames),
+        return_exceptions=True,
+    )
+    returned = {f for f, outcome in zip(frames, outcomes, strict=True) if not isinstance(outcome, BaseException)}
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert refused, "the disk never filled: the test proves nothing"
+    assert all(isinstance(error, StoreUnavailable | sqlite3.Error) for error in refused), refused
+    assert returned <= stored_frames(tmp_path / "db.sqlite3")
+    # The writer is usable again once there is room.
+    await store._writer.execute("PRAGMA max_page_count = 1073741823")
+    _, created = await store.create_lead(new_lead(site.id, "frame-after", visitor_key="visitor-after"))
+    assert created and "frame-after" in stored_frames(tmp_path / "db.sqlite3")
+
+
+async def test_a_lone_failing_caller_leaves_no_transaction_open(store: SQLiteStore, tmp_path: Path) -> None:
+    """Like the health probe: write, then raise. Another process must be able to write right after."""
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    with pytest.raises(ValueError):
+        async with store._tx() as db:
+            await db.execute("UPDATE sites SET name = 'Probe' WHERE id = ?", (site.id,))
+            raise ValueError("probe")
+    other = sqlite3.connect(tmp_path / "db.sqlite3", timeout=2)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the writer still held it
+        other.rollback()
+        assert other.execute("SELECT name FROM sites").fetchone()[0] == "Shop"
+    finally:
+        other.close()
