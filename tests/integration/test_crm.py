@@ -3,6 +3,7 @@ the CSV export, erasure, the audit log, and who may do any of it."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -16,7 +17,7 @@ import pytest
 
 from server.models import Actor, EventRecord, LeadFilter, NewLead, Role
 from server.store import Store
-from server.store.sqlite import SQLiteStore
+from server.store.sqlite import SQLiteStore, _search_query
 from tests.conftest import MANAGER, OUTSIDER, SITE, seeded_server
 from tests.support import BeckonServer, csrf_from, login
 
@@ -314,13 +315,316 @@ async def test_keyset_pages_use_an_index_at_100k_leads(tmp_path: Path) -> None:
             assert [x.id for x in page] == sorted((x.id for x in page), reverse=True)
         found = await store.search_leads([a.id, b.id], LeadFilter(search="20794 12345"), limit=51)
         assert [x.name for x in found] == ["Name 12345"]
-        # One site's filtered page walks an index in id order: nothing to sort, however deep the page.
-        # (Across several sites SQLite merges the sites' matches with a sort: left for the benchmarks issue.)
-        plan = await store._all(
-            "EXPLAIN QUERY PLAN SELECT l.* FROM leads l JOIN sites s ON s.id = l.site_id"
-            " WHERE l.site_id IN (?) AND l.status = ? AND l.id < ? ORDER BY l.id DESC LIMIT 51",
-            (a.id, "won", 50_000),
-        )
-        assert "TEMP B-TREE" not in " ".join(r["detail"] for r in plan)
+        # Each site's filtered page walks an index in id order and stops at the page's end; the sites'
+        # pages are merged by rowid lookups in order: no sort of the matches, no scan of the table.
+        for where in (LeadFilter(status="won"), LeadFilter(kind="quiz"), LeadFilter()):
+            query = _search_query([a.id, b.id], where, before_id=50_000, limit=51, due_by=None)
+            assert query is not None
+            plan = [r["detail"] for r in await store._all("EXPLAIN QUERY PLAN " + query[0], query[1])]
+            assert not [step for step in plan if "TEMP B-TREE" in step or step.startswith("SCAN l")], plan
+            assert sum(step.startswith("SEARCH l USING") and "INDEX" in step for step in plan) == 2, plan
     finally:
         await store.close()
+
+
+# -- the status state machine ----------------------------------------------------------------------
+
+
+def test_status_moves_follow_the_state_machine_on_the_card_and_in_the_api(crm: BeckonServer) -> None:
+    (ref,) = seed(crm, SITE, [{"name": "Machine"}])
+
+    def move(c: httpx.Client, value: str) -> httpx.Response:
+        token = csrf_from(c.get(f"/app/leads/{ref}").text)
+        return c.post(f"/app/leads/{ref}", data={"csrf": token, "change": "status", "value": value})
+
+    with client(crm, MANAGER) as c:
+        assert move(c, "won").status_code == 303  # settled on the first call: straight from new
+        refused = move(c, "lost")
+        assert refused.status_code == 409
+        assert "A lead that is won can&#39;t become lost. Reopen it (in progress) first." in refused.text
+        assert "From won it can go to: in progress, spam." in refused.text
+        assert move(c, "new").status_code == 409
+        assert move(c, "in_progress").status_code == 303  # reopened
+        assert move(c, "lost").status_code == 303
+        assert move(c, "spam").status_code == 303  # spam from anywhere
+        assert move(c, "won").status_code == 409
+        assert move(c, "new").status_code == 303  # not spam after all: back to the queue
+        page = c.get(f"/app/leads/{ref}").text
+    assert "Status: won → in progress (by Anna)" in page and "Status: spam → new (by Anna)" in page
+    # The card offers only the moves that are possible from here.
+    status_form = page.split('aria-label="Status"', 1)[1].split("</form>", 1)[0]
+    offered = re.findall(r'name="value" value="([a-z_]+)"', status_form)
+    assert offered == ["in_progress", "won", "lost", "spam"]
+    assert crm.with_store(lambda s: s.get_lead(ref)).status.value == "new"
+
+    # The REST API keeps the same machine.
+    from tests.integration.test_api import make_token
+
+    token = make_token(crm)
+    with httpx.Client(base_url=f"{crm.base}/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
+        assert api.patch(f"/leads/{ref}", json={"status": "lost"}).status_code == 200
+        refused = api.patch(f"/leads/{ref}", json={"status": "won", "temperature": "hot"})
+        assert refused.status_code == 409
+        assert refused.json()["error"] == {
+            "code": "invalid_transition",
+            "message": "A lead that is lost can't become won. Reopen it (in progress) first."
+            " From lost it can go to: in progress, spam.",
+        }
+        assert api.get(f"/leads/{ref}").json()["lead"]["temperature"] is None  # nothing of it was applied
+        assert api.patch(f"/leads/{ref}", json={"status": "in_progress"}).json()["lead"]["status"] == "in_progress"
+
+
+# -- the lead card's one timeline -------------------------------------------------------------------
+
+
+def test_the_card_timeline_tells_everything_oldest_first_with_who(crm: BeckonServer) -> None:
+    visitor = f"tl-{time.monotonic_ns()}"
+    now_ms = int(time.time() * 1000)
+    trail = [
+        {"url": "http://localhost/prices", "title": "Prices page", "at": now_ms - 60_000},
+        {"url": "http://localhost/kitchens", "title": "Kitchens page", "at": now_ms - 30_000},
+    ]
+    quiz_answers = {
+        "title": "Kitchen cost",
+        "complete": True,
+        "steps": [{"id": "size", "question": "How big is the kitchen?", "text": "12 m²"}],
+        "shown": [{"label": "Estimate", "value": "£9,000"}],
+    }
+    anna = crm.with_store(lambda s: s.get_user_by_email(MANAGER[0]))
+
+    async def story(store: Store) -> str:
+        site = await store.get_site_by_key(SITE)
+        assert site is not None
+        await store.record_visitor_event(
+            site_id=site.id,
+            visitor_key=visitor,
+            client_frame_id=f"{visitor}-p1",
+            name="popup_shown",
+            props={"popup": "spring-sale"},
+        )
+        lead, _ = await store.create_lead(
+            NewLead(
+                site_id=site.id,
+                visitor_key=visitor,
+                kind="quiz",
+                client_frame_id=f"{visitor}-lead",
+                phone="+442079460958",
+                name="Tina Timeline",
+                email=None,
+                answers=quiz_answers,
+                context={"url": "http://localhost/kitchens", "trail": trail},
+                user_agent="test-agent",
+                source="ads",
+            ),
+            events=[EventRecord("quiz_completed", Actor.VISITOR, None, {"quiz": "Kitchen cost"})],
+        )
+        await store.add_lead_event(lead.id, EventRecord("alerted", Actor.SYSTEM, None, {"to": ["Anna"]}))
+        await store.add_lead_event(lead.id, EventRecord("claimed", Actor.USER, anna.id, {"after_seconds": 4}))
+        await store.add_lead_event(
+            lead.id, EventRecord("outcome", Actor.USER, anna.id, {"outcome": "no_answer", "retry_at": 1_900_000_000})
+        )
+        conversation, _, _ = await store.add_visitor_message(
+            site_id=site.id,
+            visitor_key=visitor,
+            frame_id=f"{visitor}-m1",
+            text="Do you fit worktops?",
+            contact={},
+            offered_to=[anna.id],
+            assignee_id=anna.id,
+            user_agent="test-agent",
+            context={},
+        )
+        await store.add_manager_message(conversation.id, anna.id, "Yes, within a week.", f"{visitor}-m2")
+        await store.record_visitor_event(
+            site_id=site.id,
+            visitor_key=visitor,
+            client_frame_id=f"{visitor}-p2",
+            name="popup_closed",
+            props={"popup": "spring-sale"},
+        )
+        return lead.ref
+
+    ref = crm.with_store(story)
+    with client(crm, MANAGER) as c:
+        page = c.get(f"/app/leads/{ref}").text
+    timeline = page.split('id="timeline-h"', 1)[1]
+    expected = [
+        "Viewed Prices page",
+        "Viewed Kitchens page",
+        "Saw the popup “spring-sale”",
+        "Finished the quiz “Kitchen cost”",
+        "Quiz answers",
+        'How big is the kitchen?</strong>: <span class="wrap">12 m²',
+        'Estimate</strong>: <span class="wrap">£9,000',
+        "Alerted Anna",
+        "Claimed by Anna after 4 s",
+        "Outcome: no answer, call again",
+        "Chat (2 messages)",
+        "Do you fit worktops?",
+        '<strong>Anna</strong>: <span class="wrap">Yes, within a week.',
+        "Closed the popup “spring-sale”",
+    ]
+    where = [timeline.find(text) for text in expected]
+    assert all(i >= 0 for i in where), [t for t, i in zip(expected, where, strict=True) if i < 0]
+    assert where == sorted(where), "the timeline is oldest first"
+    assert '<span class="tl-who">Anna</span> <span class="wrap">Claimed by Anna' in timeline
+    assert '<span class="tl-who">visitor</span> <span class="wrap">Viewed Prices page' in timeline
+
+
+# -- follow-up reminders ------------------------------------------------------------------------------
+
+
+async def _dashboard(server: BeckonServer, who: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """A signed-in manager's live dashboard socket, after its welcome."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    with httpx.Client(base_url=server.base) as c:
+        assert login(c, *who).status_code == 303
+        cookie = f"beckon_session={c.cookies.get('beckon_session')}"
+    ws = await connect(f"{server.ws_base}/ws/manager", origin=server.base, additional_headers={"Cookie": cookie})
+    await ws.send(json.dumps({"type": "hello", "since": 10**9}))
+    heard: list[dict] = []
+    while not any(f["type"] == "welcome" for f in heard):
+        heard.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return ws, heard
+
+
+async def _follow_ups(ws, heard: list[dict], ref: str, timeout: float = 10) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Frames until the pong that answers a ping sent after ``ref``'s follow-up frame arrived."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while not any(f["type"] == "follow_up" and f["lead"] == ref for f in heard):
+        heard.append(json.loads(await asyncio.wait_for(ws.recv(), max(deadline - time.monotonic(), 0.01))))
+    await ws.send('{"type": "ping"}')
+    while heard[-1]["type"] != "pong":
+        heard.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return [f for f in heard if f["type"] == "follow_up" and f["lead"] == ref]
+
+
+def _events_of(server: BeckonServer, ref: str) -> list[str]:
+    async def action(store: Store) -> list[str]:
+        lead = await store.get_lead(ref)
+        assert lead is not None
+        return [e.type for e in await store.lead_events(lead.id)]
+
+    return server.with_store(action)
+
+
+async def test_a_due_follow_up_alerts_its_assignee_once_and_survives_a_restart(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon()
+    server.add_user(*BORIS, sites=[SITE], name="Boris")
+    (ref,) = seed(server, SITE, [{"name": "Remind Me"}])
+    boris = server.with_store(lambda s: s.get_user_by_email(BORIS[0]))
+    anna_ws, anna_heard = await _dashboard(server, MANAGER)
+    boris_ws, boris_heard = await _dashboard(server, BORIS)
+    with client(server, MANAGER) as c:
+        token = csrf_from(c.get(f"/app/leads/{ref}").text)
+        c.post(f"/app/leads/{ref}", data={"csrf": token, "change": "assignee", "value": str(boris.id)})
+        # A minute ago, in the site's time zone (UTC): due at once.
+        due = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 60))
+        assert c.post(f"/app/leads/{ref}", data={"csrf": token, "change": "follow_up", "value": due}).is_redirect
+    (frame,) = await _follow_ups(boris_ws, boris_heard, ref)
+    assert (frame["name"], frame["assignee_id"], frame["site"]) == ("Remind Me", boris.id, "Test Workshop")
+    assert "replay" not in frame
+    # Anna is not the assignee: her dashboard hears nothing of it.
+    await anna_ws.send('{"type": "ping"}')
+    while anna_heard[-1]["type"] != "pong":
+        anna_heard.append(__import__("json").loads(await asyncio.wait_for(anna_ws.recv(), 10)))
+    assert not [f for f in anna_heard if f["type"] == "follow_up"]
+    await anna_ws.close()
+    await boris_ws.close()
+    assert _events_of(server, ref).count("follow_up_due") == 1
+    with client(server, BORIS) as c:
+        assert ref in refs_on(c.get("/app/leads", params={"due": "1"}))
+        assert "Follow-up due: reminded Boris" in c.get(f"/app/leads/{ref}").text
+
+    server.restart()
+    # Fired before the restart: not fired again, but told to the dashboard that connects now.
+    boris_ws, boris_heard = await _dashboard(server, BORIS)
+    (again,) = await _follow_ups(boris_ws, boris_heard, ref)
+    assert again["replay"] is True
+    await boris_ws.close()
+    assert _events_of(server, ref).count("follow_up_due") == 1
+
+
+async def test_follow_ups_that_fell_due_while_down_fire_after_start_to_every_member(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon()
+    (ref,) = seed(server, SITE, [{"name": "While Down"}])
+    server.stop()
+
+    async def set_due(store: Store) -> None:
+        lead = await store.get_lead(ref)
+        assert lead is not None
+        await store.update_lead(lead.id, {"follow_up_at": time.time() - 5}, [])
+
+    server.with_store(set_due)
+    server.start()
+    # Nobody is assigned: every member of the site is told (Anna is its only member).
+    ws, heard = await _dashboard(server, MANAGER)
+    (frame,) = await _follow_ups(ws, heard, ref)
+    await ws.close()
+    assert frame["name"] == "While Down"
+    assert _events_of(server, ref).count("follow_up_due") == 1
+    with client(server, OUTSIDER) as c:  # another site's manager sees nothing of it
+        assert ref not in c.get("/app/leads", params={"due": "1"}).text
+
+
+def test_follow_up_due_filter_lists_only_leads_whose_time_has_come(crm: BeckonServer) -> None:
+    tag = f"due{time.monotonic_ns()}"
+    past, future, none = seed(crm, SITE, [{"source": tag}, {"source": tag}, {"source": tag}])
+
+    async def times(store: Store) -> None:
+        for ref, at in ((past, time.time() - 3600), (future, time.time() + 86400)):
+            lead = await store.get_lead(ref)
+            assert lead is not None
+            await store.update_lead(lead.id, {"follow_up_at": at}, [])
+
+    crm.with_store(times)
+    with client(crm, MANAGER) as c:
+        page = c.get("/app/leads", params={"source": tag, "due": "1"})
+        assert refs_on(page) == [past]
+        assert 'name="due" value="1" checked' in page.text and 'data-live="0"' in page.text
+        rows = list(csv.DictReader(io.StringIO(c.get("/app/leads.csv", params={"source": tag, "due": "1"}).text)))
+        assert [r["ref"] for r in rows] == [past]
+        everything = c.get("/app/leads", params={"source": tag}).text
+    assert refs_on_text(everything) == [none, future, past]
+    assert everything.count("follow-up due</span>") == 1
+
+
+def refs_on_text(html: str) -> list[str]:
+    return ROWS.findall(html)
+
+
+# -- the audit log page -------------------------------------------------------------------------------
+
+
+def test_audit_page_shows_owners_and_admins_their_sites_entries(crm: BeckonServer) -> None:
+    (ref,) = seed(crm, SITE, [{"name": "Audit Me"}])
+    with client(crm, ADMIN) as admin:
+        admin.get("/app/leads.csv", params={"q": "Audit Me"})
+        token = csrf_from(admin.get(f"/app/leads/{ref}").text)
+        assert admin.post(f"/app/leads/{ref}/anonymise", data={"csrf": token}).status_code == 303
+        page = admin.get("/app/audit")
+        assert page.status_code == 200
+        body = page.text
+        assert f"lead {ref}" in body and "anonymise" in body and "filter: q=Audit Me" in body
+        assert 'href="/app/audit">Audit log</a>' in body
+        site = crm.with_store(lambda s: s.get_site_by_key(SITE))
+        assert f"lead {ref}" in admin.get("/app/audit", params={"site": site.id}).text
+    with client(crm, OUTSIDER) as olga:  # a manager of another site
+        assert olga.get("/app/audit").status_code == 403
+    with client(crm, MANAGER) as anna:
+        assert anna.get("/app/audit").status_code == 403
+        assert 'href="/app/audit"' not in anna.get("/app/leads").text
+    # An admin of the other site sees none of this site's entries.
+    crm.add_user("oda@example.test", "oda-password-1", sites=["other-site"], name="Oda", role=Role.ADMIN)
+    with client(crm, ("oda@example.test", "oda-password-1")) as oda:
+        page = oda.get("/app/audit").text
+        assert f"lead {ref}" not in page and "Audit Me" not in page
+        assert oda.get("/app/audit", params={"site": site.id}).status_code == 200
+        assert f"lead {ref}" not in oda.get("/app/audit", params={"site": site.id}).text
+    with client(crm) as anonymous:
+        assert anonymous.get("/app/audit").headers["location"] == "/app/login"

@@ -129,3 +129,64 @@ def test_everyone_changes_their_own_name_and_password(beckon: BeckonServer, shop
     )
     assert ok.status_code == 303
     assert signed_in(beckon, ("pat.profile@example.test", "pat-password-34")).get("/app/me").text.count("Pat Profile")
+
+
+# -- a photo uploaded on /app/me ------------------------------------------------------------------
+
+# A real 1x1 PNG; the server tells pictures by their bytes, so the others are made of their magic.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5d5c1e30000000049454e44ae426082"
+)
+WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L" + b"\x00" * 14
+
+
+def upload(client: httpx.Client, name: str, body: bytes, mime: str = "image/png", csrf: str | None = None):  # type: ignore[no-untyped-def]
+    token = csrf if csrf is not None else csrf_from(client.get("/app/me").text)
+    return client.post("/app/me/photo", data={"csrf": token}, files={"photo_file": (name, body, mime)})
+
+
+def test_an_uploaded_photo_is_served_publicly_for_the_chat_widget(beckon: BeckonServer, shop: dict) -> None:
+    boss = signed_in(beckon, BOSS)
+    accept(beckon, link_of(invite(boss, "phil.photo@example.test", [shop["a"]])), "Phil", "phil-password-12")
+    phil = signed_in(beckon, ("phil.photo@example.test", "phil-password-12"))
+    assert upload(phil, "me.png", PNG).status_code == 303
+    me = beckon.with_store(lambda s: s.get_user_by_email("phil.photo@example.test"))
+    assert me.photo is not None and re.fullmatch(rf"{beckon.base}/media/people/{me.id}-[0-9a-f]{{16}}\.png", me.photo)
+    page = phil.get("/app/me").text
+    assert f'src="{me.photo.removeprefix(beckon.base)}"' in page  # shown from the same origin (dashboard CSP)
+    served = httpx.get(me.photo)  # no session: visitors' browsers fetch it
+    assert served.status_code == 200 and served.content == PNG
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert "immutable" in served.headers["cache-control"]
+    # Saving the rest of the form keeps the uploaded photo's address (it is http:// here).
+    saved = phil.post("/app/me", data={"csrf": csrf_from(page), "name": "Phil Photo", "photo": me.photo})
+    assert saved.status_code == 303
+    # A new picture gets a new address; the old one is gone.
+    assert upload(phil, "again.webp", WEBP, "image/webp").status_code == 303
+    after = beckon.with_store(lambda s: s.get_user_by_email("phil.photo@example.test"))
+    assert after.photo.endswith(".webp") and after.photo != me.photo
+    assert httpx.get(after.photo).headers["content-type"] == "image/webp"
+    assert httpx.get(me.photo).status_code == 404
+    removed = phil.post("/app/me/photo", data={"csrf": csrf_from(phil.get("/app/me").text), "remove": "1"})
+    assert removed.status_code == 303
+    assert beckon.with_store(lambda s: s.get_user_by_email("phil.photo@example.test")).photo is None
+    assert httpx.get(after.photo).status_code == 404
+
+
+def test_photo_uploads_are_checked_by_their_bytes_size_and_csrf(beckon: BeckonServer, shop: dict) -> None:
+    boss = signed_in(beckon, BOSS)
+    accept(beckon, link_of(invite(boss, "fay.fake@example.test", [shop["a"]])), "Fay", "fay-password-12")
+    fay = signed_in(beckon, ("fay.fake@example.test", "fay-password-12"))
+    disguised = upload(fay, "cat.png", b"<svg onload=alert(1)></svg>")  # named and typed as a PNG
+    assert disguised.status_code == 400 and "a PNG, JPEG or WebP picture (this file is not one)" in disguised.text
+    too_big = upload(fay, "big.png", PNG + b"\0" * (1024 * 1024))
+    assert too_big.status_code == 413 and "Photo: at most 1 MB" in too_big.text
+    assert upload(fay, "none.png", b"", csrf=None).status_code == 400
+    assert upload(fay, "me.png", PNG, csrf="forged").status_code == 403
+    assert beckon.with_store(lambda s: s.get_user_by_email("fay.fake@example.test")).photo is None
+    anonymous = httpx.post(f"{beckon.base}/app/me/photo", files={"photo_file": ("me.png", PNG, "image/png")})
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/app/login"
+    assert httpx.get(f"{beckon.base}/media/people/1-0000000000000000.png").status_code == 404
+    assert httpx.get(f"{beckon.base}/media/people/../../etc/passwd").status_code == 404
