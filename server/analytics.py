@@ -50,6 +50,8 @@ def report(raw: dict[str, list[dict[str, Any]]]) -> Report:
     for row in raw["leads"]:
         leads[row["kind"]][row["status"]] += row["n"]
     events = {row["name"]: row["n"] for row in raw["events"]}
+    # Page views that loaded an always-on widget (callback button, chat launcher), counted by the server.
+    impressions = {r["widget"]: r["n"] for r in raw.get("counters", []) if r["counter"] == "impressions"}
 
     def total(kind: str, *, partial: bool = False) -> int:
         return sum(n for status, n in leads[kind].items() if partial or status != "partial")
@@ -64,6 +66,8 @@ def report(raw: dict[str, list[dict[str, Any]]]) -> Report:
         Funnel(
             "Callback",
             [
+                Step("Impressions", impressions.get("callback", 0)),
+                Step("Opened", events.get("callback_opened", 0)),
                 Step("Requests", total("callback")),
                 Step("Claimed by a manager", sum(1 for c in calls if c["user_id"] is not None)),
                 Step("Talked", sum(1 for c in calls if c["outcome"] == "connected")),
@@ -73,6 +77,7 @@ def report(raw: dict[str, list[dict[str, Any]]]) -> Report:
         Funnel(
             "Quiz",
             [
+                Step("Opened", events.get("quiz_opened", 0)),
                 Step("Started", total("quiz", partial=True)),
                 Step("Left contact details", total("quiz")),
                 Step("Won", won("quiz")),
@@ -89,11 +94,14 @@ def report(raw: dict[str, list[dict[str, Any]]]) -> Report:
         Funnel(
             "Chat",
             [
+                Step("Impressions", impressions.get("chat", 0)),
+                Step("Opened", events.get("chat_opened", 0)),
                 Step("Conversations", len(chats)),
                 Step("Answered", sum(1 for c in chats if c["answered"] is not None)),
                 Step("Won", won("chat")),
             ],
         ),
+        Funnel("Countdown", [Step("Offer button clicked", events.get("countdown_cta_clicked", 0))]),
     ]
     out.sources = [{"source": r["source"] or "direct", "n": r["n"], "won": r["won"] or 0} for r in raw["sources"]]
     for person in raw["people"]:

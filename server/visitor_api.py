@@ -38,6 +38,7 @@ CLOSE_UNKNOWN_SITE = 4404
 CLOSE_IDLE = 4408
 CLOSE_ABUSE = 4429
 INSTALL_EVERY = 60.0
+ALWAYS_ON = ("callback", "chat")  # widgets on screen from page load: their impressions are config loads
 
 
 def client_ip(scope_client: Any) -> str:
@@ -91,6 +92,7 @@ class VisitorAPI:
             await self._seen(site, origin)
         base = public_base(request, self.settings)
         body = await self.config_body(site, await self.store.enabled_widgets(site.id), base)
+        await self._count_view(site, body["widgets"])
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
         headers = {"ETag": etag, "Cache-Control": "no-cache", **cors}
@@ -143,6 +145,15 @@ class VisitorAPI:
             await self.store.record_install(site.id, domain, now)
         except StoreUnavailable:
             log.warning("could not record that site %s runs on %s", site.key, domain)
+
+    async def _count_view(self, site: Site, widgets: dict[str, Any]) -> None:
+        """Impressions of the always-on widgets (issue #8): a page view that loaded their config.
+        Counted here, on the server, so nothing is stored on the visitor's device before they act."""
+        shown = [kind for kind in ALWAYS_ON if kind in widgets]
+        try:
+            await self.store.count_widget_views(site.id, shown, time.time())
+        except StoreUnavailable:
+            log.warning("could not count a page view of site %s", site.key)
 
     @staticmethod
     def _item_for_visitor(site: Site, widget: Widget, base: str) -> dict[str, Any]:

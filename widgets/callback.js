@@ -285,6 +285,7 @@ export default function callback(rt, config) {
     fit();
     target().focus();
     rt.emit('open', { kind: K });
+    rt.track(K + '_opened');
   }
 
   function shut() {

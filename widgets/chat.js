@@ -424,6 +424,7 @@ export default function chat(rt, config) {
     main.scrollTop = main.scrollHeight;
     target().focus();
     rt.emit('open', { kind: K });
+    rt.track(K + '_opened');
   }
   function shut() {
     if (!isOpen) return;

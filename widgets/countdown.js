@@ -252,6 +252,7 @@ export default function countdown(rt, config) {
         on(b, 'click', () => {
           const [kind, id] = String(C.open || '').split(':');
           rt.offer && rt.offer(slug); // the lead that follows carries the offer
+          rt.track(K + '_cta_clicked', { countdown: slug });
           W.Beckon && W.Beckon('open', kind, { ...id && { id }, offer: slug });
         });
         kids.push(b);

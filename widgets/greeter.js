@@ -55,11 +55,11 @@ export default function greeter(rt, config) {
     box.root.append(card);
     reply.addEventListener('click', () => {
       remove();
-      rt.send({ type: 'track', name: 'chat_greeting_replied', props: { rule: rule.id || '' } }).catch(() => {});
+      rt.track('chat_greeting_replied', { rule: rule.id || '' });
       window.Beckon('open', 'chat');
     });
     close.addEventListener('click', remove);
-    rt.send({ type: 'track', name: 'chat_greeting_shown', props: { rule: rule.id || '' } }).catch(() => {});
+    rt.track('chat_greeting_shown', { rule: rule.id || '' });
   }
 
   function check() {

@@ -136,7 +136,7 @@ export default function popup(rt, config) {
   config = config || {};
   const K = 'popup', W = window, D = document, now = () => Date.now(), items = config.items || {};
   const G = fn => (...a) => rt.guard(K, () => fn(...a)), on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
-  const track = (name, popup) => rt.send({ type: 'track', name, props: { popup } }).catch(() => {});
+  const track = (name, popup) => rt.track(name, { popup });
   const SK = 'beckon:' + rt.key() + ':' + K, tx = (TX[rt.lang()] || TX.en).split('|');
 
   // memory: {slug: {shown, closed, converted}} in localStorage; {r: returning, s: [shown]} per session

@@ -335,7 +335,11 @@ export default function quiz(rt, config) {
   };
   const scan = () => D.querySelectorAll('[data-beckon-quiz]').forEach(el => {
     const q = el.dataset.beckonQuiz, m = I[q] && !seen.has(el) && rt.mount(K, STYLE, el);
-    if (m) show(q, m.host, m.root.appendChild(h('div', { class: 'q in' })), !seen.add(el));
+    if (!m) return;
+    const box = m.root.appendChild(h('div', { class: 'q in' }));
+    // An inline quiz is "opened" by the visitor's first click in it.
+    box.addEventListener('click', G(() => rt.track(K + '_opened', { quiz: q })), { once: true });
+    show(q, m.host, box, !seen.add(el));
   });
   scan();
   new MutationObserver(G(scan)).observe(D.documentElement, { childList: true, subtree: true });
@@ -372,6 +376,7 @@ export default function quiz(rt, config) {
     P.fit();
     rt.busy(K, true);
     rt.emit('open', { kind: K });
+    rt.track(K + '_opened', { quiz: slug });
   }
   function close() {
     if (!P?.slug) return;

@@ -346,6 +346,9 @@ export function send(frame) {
   });
 }
 
+// An analytics event (opens, shown, clicked): durable like any frame; failures are not the page's business.
+export const track = (name, props) => send({ type: 'track', name, props: props || {} }).catch(() => {});
+
 export function connect(on = true) {
   want = on ? 1 : 0;
   if (on) flush();

@@ -563,6 +563,20 @@ class SQLiteStore:
         rows = await self._all("SELECT domain, last_seen FROM site_installs WHERE site_id = ?", (site_id,))
         return {r["domain"]: float(r["last_seen"]) for r in rows}
 
+    # -- widget counters (issue #8: impressions of always-on widgets; no visitor id, no cookie) --
+
+    async def count_widget_views(self, site_id: int, widgets: list[str], at: float) -> None:
+        """One more page view that loaded these widgets' config, on the UTC day of ``at``."""
+        if not widgets:
+            return
+        day = int(at // 86400)
+        async with self._tx() as db:
+            await db.executemany(
+                "INSERT INTO widget_counters (site_id, day, widget, counter, n) VALUES (?, ?, ?, 'impressions', 1)"
+                " ON CONFLICT (site_id, day, widget, counter) DO UPDATE SET n = n + 1",
+                [(site_id, day, w) for w in widgets],
+            )
+
     # -- analytics --
 
     async def analytics(self, site_id: int, start: float, end: float) -> dict[str, list[dict[str, Any]]]:
@@ -573,6 +587,9 @@ class SQLiteStore:
             " AND created_at < ? GROUP BY kind, status",
             "events": "SELECT name, COUNT(*) AS n FROM visitor_events WHERE site_id = ? AND at >= ? AND at < ?"
             " GROUP BY name",
+            # widget_counters: whole UTC days that overlap the period (impressions of always-on widgets)
+            "counters": "SELECT widget, counter, SUM(n) AS n FROM widget_counters WHERE site_id = ?"
+            " AND day >= CAST(? / 86400 AS INTEGER) AND day <= CAST(? / 86400 AS INTEGER) GROUP BY widget, counter",
             "sources": "SELECT source, COUNT(*) AS n, SUM(status = 'won') AS won FROM leads WHERE site_id = ?"
             " AND created_at >= ? AND created_at < ? AND status != 'partial' GROUP BY source ORDER BY n DESC LIMIT 15",
             "callbacks": "SELECT c.claimed_by AS user_id, c.claimed_at - l.created_at AS to_claim, c.promise_kept,"

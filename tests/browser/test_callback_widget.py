@@ -8,6 +8,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.pages import request_callback
 from tests.browser.test_loader import serve_page, snippet
+from tests.browser.test_popup import counts
 from tests.integration.test_callback_routing import opening_soon
 from tests.support import BeckonServer
 
@@ -66,6 +67,9 @@ def test_the_status_survives_a_reload_and_another_page(beckon: BeckonServer, new
     expect(page.get_by_role("dialog")).to_contain_text("Finding a manager…")
     expect(page.get_by_role("dialog").get_by_label("Phone")).to_be_hidden()
     assert [lead.name for lead in beckon.leads(key)] == ["Steady Sam"]
+    # Each time the visitor opened the panel is an "open" of the analytics funnel.
+    page.wait_for_function(f"!JSON.parse(localStorage.getItem('beckon:{key}:outbox') || '[]').length")
+    assert counts(beckon, key) == {"callback_opened": 2}
 
 
 def test_off_hours_the_visitor_books_a_slot_and_is_called_at_its_time(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
@@ -109,9 +113,14 @@ def test_a_flood_gets_a_friendly_visible_message(fresh_beckon, new_context) -> N
     page = open_shop(ctx, server, key)
     request_callback(page, "020 7946 0605", "First")
     expect(page.get_by_role("dialog")).to_contain_text("Finding a manager…")
-    # The same visitor again, after the first request settles in another tab's view.
-    page.evaluate(f"localStorage.removeItem('beckon:{key}:callback')")
-    page.reload()
+    page.keyboard.press("Escape")
+    # The same visitor again, after the first request settles in another tab's view. (A reload
+    # would not do: opening the panel connects, and the server tells the page the first is ringing.)
+    serve_page(ctx, f"{SHOP}/blank", "<!doctype html><title>Blank</title>")
+    other = ctx.new_page()
+    other.goto(f"{SHOP}/blank")
+    other.evaluate(f"localStorage.removeItem('beckon:{key}:callback')")
+    expect(page.get_by_role("status").filter(has_text="Calling you")).to_be_hidden()
     request_callback(page, "020 7946 0606", "Second")
     expect(page.get_by_role("dialog").get_by_role("alert")).to_contain_text("too quickly")
     assert [lead.name for lead in server.leads(key)] == ["First"]

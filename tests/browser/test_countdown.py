@@ -14,6 +14,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from server.countdown import daily_deadlines, fixed_deadline
 from tests.browser.test_loader import collect_errors, serve_page, snippet
+from tests.browser.test_popup import counts
 from tests.support import BeckonServer
 
 SHOP = "http://shop.test"
@@ -374,6 +375,9 @@ def test_the_call_to_action_brings_a_lead_that_carries_the_offer(beckon: BeckonS
     leads = beckon.leads(key)
     assert [lead.phone for lead in leads] == ["+442079460777"]
     assert leads[0].context.get("offer") == "autumn-sale"
+    # The click on the offer's button and the panel it opened are both counted.
+    sent(page, key)
+    assert counts(beckon, key) == {"countdown_cta_clicked": 1, "callback_opened": 1}
 
 
 def test_a_popup_shows_its_offers_deadline_inside(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, WebSocketRoute, e
 from server.demo import KITCHEN_QUIZ
 from server.quiz.formula import FormulaError, compute
 from tests.browser.test_loader import collect_errors, serve_page, snippet
+from tests.browser.test_popup import counts
 from tests.support import BeckonServer
 
 SHOP = "http://quiz.test"
@@ -219,6 +220,7 @@ def test_a_reload_continues_where_the_visitor_was_and_makes_one_lead(beckon: Bec
     [partial] = beckon.leads(key)
     assert partial.status == "partial" and partial.phone is None
     assert path_of(partial) == ["layout", "length"]
+    assert counts(beckon, key) == {"quiz_opened": 1}  # an inline quiz opens with the first click in it
 
     page.reload()
     quiz = inline_quiz(page)
@@ -351,6 +353,8 @@ def test_keyboard_only_through_the_dialog_opened_from_a_button(beckon: BeckonSer
     dialog = page.get_by_role("dialog", name="What will your kitchen cost?")
     expect(dialog).to_be_visible()
     expect(question(dialog, LAYOUT)).to_be_focused()
+    outbox_empty(page, key)
+    assert counts(beckon, key) == {"quiz_opened": 1}  # opening the dialog is the funnel's "Opened"
 
     page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Straight")).to_be_focused()
