@@ -172,9 +172,10 @@ class ChatService:
             user_agent=user_agent,
             context={},
         )
+        # Also for a re-sent frame: a server killed between the message and its lead left no lead.
+        if conversation.lead_id is None and (conversation.visitor_phone or conversation.visitor_email):
+            conversation = await self._make_lead(site, visitor_key, conversation, frame_id, user_agent)
         if created:
-            if conversation.lead_id is None and (conversation.visitor_phone or conversation.visitor_email):
-                conversation = await self._make_lead(site, visitor_key, conversation, frame_id, user_agent)
             frame = message_frame(conversation, message, seconds=False)
             await self._tell_visitor(conversation, frame)
             await self._tell_managers(conversation, message_frame(conversation, message, seconds=True))

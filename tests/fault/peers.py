@@ -48,12 +48,14 @@ class OutboxPeer:
         headers: dict[str, str] | None = None,
         on_welcome: Callable[[OutboxPeer], Any] | None = None,
         changed: asyncio.Condition | None = None,
+        on_push: Callable[[OutboxPeer, Frame], Any] | None = None,
     ) -> None:
         self.url = url
         self.hello = hello
         self.origin = origin
         self.headers = headers or {}
         self.on_welcome = on_welcome
+        self.on_push = on_push  # async, for frames the server pushes (chat messages, states)
         self.outbox: dict[str, Frame] = {}
         self.acks: dict[str, Frame] = {}
         self.refusals: list[Frame] = []  # error frames about an outbox frame
@@ -158,6 +160,8 @@ class OutboxPeer:
                         self.outbox.pop(frame["id"])
                 else:
                     self.pushed.append(frame)
+                    if self.on_push is not None:
+                        await self.on_push(self, frame)
                 async with self.changed:
                     self.changed.notify_all()
         finally:
