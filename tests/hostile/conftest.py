@@ -29,6 +29,7 @@ from tests.conftest import MANAGER, ORIGIN, OTHER_SITE, OUTSIDER, SITE
 from tests.support import BeckonServer, login, run_async
 
 ADMIN = ("adam@example.test", "adam-password-1")
+OWNER = ("otto@example.test", "otto-password-1")  # owner of site B: the CSRF victim
 B_ORIGIN = "http://other.test"
 # Strings that exist only in site B's data: none may ever show up in an answer to someone of site A.
 B_MARKERS = (
@@ -60,6 +61,10 @@ class World:
     b_webhook_id: int = 0
     b_invite_token: str = ""
     olga_id: int = 0
+    anna_id: int = 0
+    a_lead_ref: str = ""
+    a_token_id: int = 0
+    a_webhook_id: int = 0
     a_token: str = ""
     b_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -122,11 +127,12 @@ def seed_world(workdir: Path, **env: str) -> World:
     server = BeckonServer(workdir, env={"BECKON_DEMO_SITE_KEY": SITE, **env})
     a = server.add_site(SITE, ["localhost", "127.0.0.1"], name="Test Workshop", widgets={"callback": {}, "chat": {}})
     b = server.add_site(OTHER_SITE, ["other.test"], name="Other Shop", widgets={"callback": {}, "chat": {}})
-    server.add_user(MANAGER[0], MANAGER[1], sites=[SITE], name="Anna")
+    anna = server.add_user(MANAGER[0], MANAGER[1], sites=[SITE], name="Anna")
+    server.add_user(OWNER[0], OWNER[1], sites=[OTHER_SITE], name="Otto", role=Role.OWNER)
     server.add_user(ADMIN[0], ADMIN[1], sites=[SITE], name="Adam", role=Role.ADMIN)
     olga = server.add_user(OUTSIDER[0], OUTSIDER[1], sites=[OTHER_SITE], name="Olga")
     server.start()
-    world = World(server=server, a_id=a.id, b_id=b.id, olga_id=olga.id)
+    world = World(server=server, a_id=a.id, b_id=b.id, olga_id=olga.id, anna_id=anna.id)
 
     # B's lead and conversation, sent by B's visitor from B's own page.
     world.b_visitor = new_id()
@@ -143,6 +149,10 @@ def seed_world(workdir: Path, **env: str) -> World:
     ack = run_async(lambda: _visitor_lead(server, OTHER_SITE, B_ORIGIN, world.b_visitor, lead_frame))
     assert ack["type"] == "ack", ack
     world.b_lead_ref = ack["lead"]
+    a_frame = dict(lead_frame, id=new_id(), name="Alice Ourlead", email="alice@localhost.test", phone="020 7946 0222")
+    a_ack = run_async(lambda: _visitor_lead(server, SITE, ORIGIN, new_id(), a_frame))
+    assert a_ack["type"] == "ack", a_ack
+    world.a_lead_ref = a_ack["lead"]
     chat = {"type": "chat_message", "id": new_id(), "text": "B chat secret words"}
     chat_ack = run_async(lambda: _visitor_lead(server, OTHER_SITE, B_ORIGIN, world.b_visitor, chat))
     assert chat_ack["type"] == "ack", chat_ack
@@ -157,7 +167,10 @@ def seed_world(workdir: Path, **env: str) -> World:
         world.b_token_id = await store.create_api_token(world.b_id, "b-token-secretname", token_hash, hint, None)
         a_token, a_hash, a_hint = new_token()
         world.a_token = a_token
-        await store.create_api_token(world.a_id, "a-token", a_hash, a_hint, None)
+        world.a_token_id = await store.create_api_token(world.a_id, "a-token", a_hash, a_hint, None)
+        world.a_webhook_id = await store.create_webhook(
+            world.a_id, "http://a-hook.test/hook", "whsec_a", ["lead.created"], None
+        )
         world.b_webhook_id = await store.create_webhook(
             world.b_id, "http://b-hook-secret.test/hook", "whsec_b", ["lead.created"], None
         )
@@ -183,4 +196,4 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.server.stop()
 
 
-__all__ = ["ADMIN", "B_MARKERS", "B_ORIGIN", "MANAGER", "ORIGIN", "OUTSIDER", "World", "new_id", "seed_world"]
+__all__ = ["ADMIN", "OWNER", "B_MARKERS", "B_ORIGIN", "MANAGER", "ORIGIN", "OUTSIDER", "World", "new_id", "seed_world"]
