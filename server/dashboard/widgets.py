@@ -380,7 +380,7 @@ class WidgetPages:
                 return form
             config, errors = checked(str(form.get("definition") or ""), kind, site)
         elif known and known[0] > time.time() and (known[1].id, known[2].kind, known[2].slug) == (site.id, kind, slug):
-            token = request.query_params["draft"]
+            token, config = request.query_params["draft"], known[2].config
         else:
             saved = await self.store.get_widget(site.id, kind, slug)
             config = saved.config if saved else STARTERS[kind]
@@ -396,6 +396,8 @@ class WidgetPages:
             body = {"token": token, "errors": [located(kind, e) for e in errors]}
             return JSONResponse(body, status_code=400 if errors else 200)
         context = {"site": site, "kind": kind, "slug": slug, "token": token, "errors": errors, "label": LABELS[kind]}
+        # A countdown in a bar draws itself; only an inline one needs its place in the page.
+        context["inline"] = not errors and config.get("display") == "inline"
         return self.dash.render(request, "widget_preview.html", context, status_code=400 if errors else 200)
 
     async def preview_config(self, request: Request) -> Response:

@@ -1,41 +1,236 @@
-"""The widget editor's live preview runs the real widget beside the form, and a draft shows there
-before it is saved."""
+"""The widget editor as an owner uses it: a form for every kind, the preview beside it running the
+real widget code as they type, errors shown at their field, publish and roll back, and a visitor's
+next page view getting exactly what was published."""
 
 from __future__ import annotations
 
-import json
+from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, expect
 
-from playwright.sync_api import expect
-
-from server.demo import KITCHEN_QUIZ
 from server.models import Role
-from tests.browser.test_quiz import LAYOUT, quiz_site
+from tests.browser.test_loader import serve_page, snippet
+from tests.support import BeckonServer
 
 OWNER = ("olive.editor@example.test", "olive-password-1")
+SHOP = "http://sofa.test"
+SOFA_QUIZ = {
+    "title": "Which sofa?",
+    "steps": [
+        {
+            "id": "size",
+            "type": "single",
+            "question": "How many seats?",
+            "options": [{"id": "two", "label": "Two seats"}, {"id": "three", "label": "Three seats"}],
+        },
+        {"id": "contact", "type": "contact", "question": "Where do we send the offer?", "fields": ["phone", "name"]},
+    ],
+}
+POPUP = {
+    "title": "Ten percent off",
+    "text": "Leave your number.",
+    "fields": ["phone"],
+    "triggers": {"any": [{"type": "delay", "seconds": 600}]},
+}
+COUNTDOWN = {"mode": "evergreen", "minutes": 90, "display": "bar-top", "title": "Sale ends soon"}
 
 
-def test_the_preview_shows_the_quiz_and_then_the_draft(beckon, new_context) -> None:  # type: ignore[no-untyped-def]
-    key = quiz_site(beckon, "quiz-editor")
-    beckon.add_user(*OWNER, sites=[key], name="Olive", role=Role.OWNER)
-    page = new_context().new_page()
-    page.goto(f"{beckon.base}/app/login")
-    page.get_by_label("Email").fill(OWNER[0])
+def editor_site(server: BeckonServer, key: str, *more_domains: str) -> str:
+    """A site whose pages live on sofa.test, with one widget of every kind, and its owner."""
+    server.add_site(
+        key,
+        ["sofa.test", *more_domains],
+        name=f"Sofas {key}",
+        widgets={
+            "callback": {"color": "#0f766e"},
+            "chat": {"color": "#0f766e", "greeting": "Hello there"},
+            "quiz:sofa": SOFA_QUIZ,
+            "popup:offer": POPUP,
+            "countdown:sale": COUNTDOWN,
+        },
+    )
+    email = f"{key}.{OWNER[0]}"
+    server.add_user(email, OWNER[1], sites=[key], name="Olive", role=Role.OWNER)
+    return email
+
+
+def signed_in(ctx: BrowserContext, server: BeckonServer, email: str) -> Page:
+    page = ctx.new_page()
+    page.goto(f"{server.base}/app/login")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(OWNER[1])
     page.get_by_role("button", name="Sign in").click()
-    page.goto(f"{beckon.base}/app/widgets/{key}/quiz/kitchen-cost")
-
-    preview = page.frame_locator("iframe[title='Live preview']")
-    expect(preview.get_by_role("heading", name=LAYOUT)).to_be_visible()
-
-    draft = json.loads(page.get_by_label("Definition (JSON)").input_value())
-    draft["steps"][0]["question"] = "Which kitchen shape do you have?"
-    page.get_by_label("Definition (JSON)").fill(json.dumps(draft, indent=2))
-    page.get_by_role("button", name="Preview the draft").click()
-    expect(preview.get_by_role("heading", name="Which kitchen shape do you have?")).to_be_visible()
-    # Previewing saved nothing: visitors still get the old question.
-    assert beckon.with_store(lambda s: _question(s, key)) == KITCHEN_QUIZ["steps"][0]["question"]
+    expect(page).to_have_url(f"{server.base}/app/leads")
+    return page
 
 
-async def _question(store, key: str) -> str:  # type: ignore[no-untyped-def]
-    site = await store.get_site_by_key(key)
-    return (await store.get_widget(site.id, "quiz", "kitchen-cost")).config["steps"][0]["question"]
+def preview(page: Page) -> FrameLocator:
+    return page.frame_locator("iframe[title='Live preview']")
+
+
+def rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_callback_texts_and_colour_change_the_preview_as_the_owner_types(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-callback")
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets")
+    page.get_by_role("link", name="Callback on Sofas ed-callback").click()
+    frame = preview(page)
+    expect(frame.get_by_role("heading", name="We'll call you back")).to_be_visible()
+
+    page.get_by_label("Title", exact=True).fill("Ring me, please")
+    expect(frame.get_by_role("heading", name="Ring me, please")).to_be_visible()
+    page.get_by_label("Colour", exact=True).fill("#7c3aed")
+    expect(frame.get_by_role("button", name="Request a callback")).to_have_css("background-color", rgb("#7c3aed"))
+    # The JSON view is the same draft.
+    assert '"title": "Ring me, please"' in page.get_by_label("Definition (JSON)").input_value()
+
+
+def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-chat")
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets/ed-chat/chat/main")
+    frame = preview(page)
+    expect(frame.get_by_text("Hello there")).to_be_visible()
+    page.get_by_label("Greeting in the open chat").fill("Ask us about sofas")
+    expect(frame.get_by_text("Ask us about sofas")).to_be_visible()
+    page.get_by_label("Colour", exact=True).fill("#be123c")
+    expect(frame.get_by_role("button", name="Open chat")).to_have_css("background-color", rgb("#be123c"))
+
+    page.get_by_role("button", name="Add a greeting").click()
+    rule = page.get_by_role("group", name="Greeting 1", exact=True)
+    rule.get_by_label("Text ({name}: the manager's first name)").fill("Need a hand, {name} here?")
+    rule.get_by_label("After scrolling (percent)").fill("150")
+    field = rule.get_by_label("After scrolling (percent)")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(rule).to_contain_text("greetings[0].scroll: a number from 0 to 100")
+    field.fill("50")
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published")).to_be_visible()
+
+    async def greetings(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-chat")
+        return (await store.get_widget(site.id, "chat")).config
+
+    config = beckon.with_store(greetings)
+    assert config["greeting"] == "Ask us about sofas" and config["color"] == "#be123c"
+    assert config["greetings"] == [{"url": "", "text": "Need a hand, {name} here?", "seconds": 20, "scroll": 50}]
+
+
+def test_popup_and_countdown_texts_change_the_preview(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    # A countdown asks the server for its deadline over the visitor socket, which checks the page's
+    # origin: its preview works where the dashboard's host is one of the site's domains (as in the demo).
+    email = editor_site(beckon, "ed-offers", "127.0.0.1")
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets/ed-offers/popup/offer")
+    frame = preview(page)
+    expect(frame.get_by_role("heading", name="Ten percent off")).to_be_visible()
+    page.get_by_label("Title", exact=True).fill("Fifteen percent off")
+    expect(frame.get_by_role("heading", name="Fifteen percent off")).to_be_visible()
+    # A trigger added and set through the form lands in the JSON.
+    page.get_by_role("button", name="Add a trigger").click()
+    trigger = page.get_by_role("group", name="Trigger 2", exact=True)
+    trigger.get_by_label("When").select_option("scroll")
+    trigger.get_by_label("Percent").fill("70")
+    expect(page.get_by_text("Preview: up to date")).to_be_visible()
+    assert '"percent": 70' in page.get_by_label("Definition (JSON)").input_value()
+
+    page.goto(f"{beckon.base}/app/widgets/ed-offers/countdown/sale")
+    frame = preview(page)
+    expect(frame.get_by_text("Sale ends soon")).to_be_visible()
+    page.get_by_label("Title", exact=True).fill("Last chance this week")
+    expect(frame.get_by_text("Last chance this week")).to_be_visible()
+    # Switching the mode shows that mode's own fields.
+    page.get_by_label("Mode").select_option("daily")
+    expect(page.get_by_label("Time of day")).to_be_visible()
+    expect(page.get_by_label("Minutes each visitor gets")).to_have_count(0)
+
+
+def visitor_page(ctx: BrowserContext, server: BeckonServer, key: str) -> Page:
+    body = (
+        "<!doctype html><title>Sofas</title>"
+        f'{snippet(server, key)}<h1>Sofas</h1><section data-beckon-quiz="sofa"></section>'
+    )
+    serve_page(ctx, f"{SHOP}/", body)
+    page = ctx.new_page()
+    page.goto(f"{SHOP}/")
+    return page
+
+
+def quiz_of(page: Page) -> Locator:
+    return page.locator('[data-beckon-quiz="sofa"]')
+
+
+def test_a_quiz_step_with_a_branch_is_published_refused_when_broken_and_rolled_back(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-quiz")
+    owner = signed_in(new_context(), beckon, email)
+    owner.goto(f"{beckon.base}/app/widgets/ed-quiz/quiz/sofa")
+    frame = preview(owner)
+    expect(frame.get_by_role("heading", name="How many seats?")).to_be_visible()
+
+    # A new step with two options, moved before the contact step.
+    owner.get_by_role("button", name="Add a step").click()
+    step = owner.get_by_role("group", name="Step 3", exact=True)
+    step.get_by_label("Step id", exact=True).fill("fabric")
+    step.get_by_label("Question").fill("Which fabric?")
+    step.get_by_role("group", name="Option 1", exact=True).get_by_label("Label").fill("Linen")
+    step.get_by_role("group", name="Option 2", exact=True).get_by_label("Label").fill("Velvet")
+    step.get_by_role("button", name="Move step 3 up").click()
+    # Two seats skip the fabric: the option's own next step.
+    first = owner.get_by_role("group", name="Step 1", exact=True)
+    first.get_by_role("group", name="Option 1", exact=True).get_by_label("Then go to", exact=False).fill("contact")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    frame.get_by_role("button", name="Three seats").click()
+    expect(frame.get_by_role("heading", name="Which fabric?")).to_be_visible()
+
+    # A branch to a step that doesn't exist: marked at its field, in the form, and not published.
+    next_of_two = first.get_by_role("group", name="Option 1", exact=True).get_by_label("Then go to", exact=False)
+    next_of_two.fill("nowhere")
+    expect(next_of_two).to_have_attribute("aria-invalid", "true")
+    expect(first).to_contain_text("unknown next step 'nowhere'")
+    owner.get_by_role("button", name="Publish").click()
+    expect(owner.get_by_role("alert")).to_contain_text("Not saved")
+    marked = owner.get_by_role("group", name="Step 1", exact=True).get_by_role("group", name="Option 1", exact=True)
+    expect(marked.get_by_label("Then go to", exact=False)).to_be_focused()
+    expect(marked.get_by_label("Then go to", exact=False)).to_have_attribute("aria-invalid", "true")
+    expect(marked).to_contain_text("unknown next step 'nowhere'")
+    assert stored_version(beckon) == 1
+
+    # A formula that can't be parsed, in a branch added through the form.
+    marked.get_by_label("Then go to", exact=False).fill("contact")
+    first = owner.get_by_role("group", name="Step 1", exact=True)
+    first.get_by_role("button", name="Add a branch").click()
+    branch = first.get_by_role("group", name="Branch 1", exact=True)
+    branch.get_by_label("If (formula", exact=False).fill("seats >")
+    branch.get_by_label("Go to (step id)").fill("fabric")
+    expect(branch.get_by_label("If (formula", exact=False)).to_have_attribute("aria-invalid", "true")
+    branch.get_by_label("If (formula", exact=False).fill("1 > 2")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    owner.get_by_role("button", name="Publish").click()
+    expect(owner.get_by_role("status").filter(has_text="Published: version 2")).to_be_visible()
+
+    visitor = visitor_page(new_context(), beckon, "ed-quiz")
+    quiz = quiz_of(visitor)
+    quiz.get_by_role("button", name="Three seats").click()
+    expect(quiz.get_by_role("heading", name="Which fabric?")).to_be_visible()
+
+    # Roll back: version 1 becomes version 3, and the visitor's next page view has no fabric step.
+    owner.get_by_role("button", name="Restore version 1").click()
+    expect(owner.get_by_role("status").filter(has_text="Published: version 3")).to_be_visible()
+    visitor.reload()
+    quiz = quiz_of(visitor)
+    quiz.get_by_role("button", name="Three seats").click()
+    expect(quiz.get_by_role("heading", name="Where do we send the offer?")).to_be_visible()
+    expect(quiz.get_by_role("heading", name="Which fabric?")).to_have_count(0)
+
+
+def stored_version(server: BeckonServer) -> int:
+    async def action(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-quiz")
+        return (await store.get_widget(site.id, "quiz", "sofa")).version
+
+    return server.with_store(action)
