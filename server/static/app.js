@@ -262,12 +262,18 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
   // -- follow-up reminders -------------------------------------------------------------------
   // A lead's follow-up time has come: a notice with a link to the lead (until dismissed), the
   // chime and a desktop notification. Each reminder sounds once per browser tab session, however
-  // many pages of the dashboard show it again (the server re-sends due ones on every connect).
+  // many pages of the dashboard show it again (the server re-sends due ones on every connect);
+  // a dismissed one stays dismissed in this browser until its follow-up time changes.
   const FOLLOW_UPS_KEY = "beckon-follow-ups-heard";
+  const DISMISSED_KEY = "beckon-follow-ups-dismissed";
   const followUpsShown = new Set();
-  function heardFollowUps() {
-    try { return new Set(JSON.parse(sessionStorage.getItem(FOLLOW_UPS_KEY) || "[]")); } catch { return new Set(); }
+  function stored(storage, key) {
+    try { return new Set(JSON.parse(storage.getItem(key) || "[]")); } catch { return new Set(); }
   }
+  function remember(storage, key, set) {
+    try { storage.setItem(key, JSON.stringify([...set].slice(-200))); } catch { /* private mode */ }
+  }
+  const heardFollowUps = () => stored(sessionStorage, FOLLOW_UPS_KEY);
   function showFollowUp(f) {
     const key = `${f.lead}@${f.at}`;
     if (followUpsShown.has(key)) return;
@@ -276,7 +282,7 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     const status = row && row.querySelector(".status");
     if (status && !row.querySelector(".due-badge")) status.after(" ", el("span", "due-badge", "follow-up due"));
     const who = `${f.name || "(no name)"} ${f.phone_display || f.phone || ""}`.trim();
-    if (notices) {
+    if (notices && !(f.replay && stored(localStorage, DISMISSED_KEY).has(key))) {
       const item = el("p", "notice notice-followup");
       item.setAttribute("role", "alert");
       item.dataset.lead = f.lead;
@@ -285,14 +291,19 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
       item.append(el("span", "", `Follow-up due (${when(f.at)}${f.site ? `, ${f.site}` : ""}): `), link);
       const close = el("button", "notice-close", "Dismiss");
       close.type = "button";
-      close.addEventListener("click", () => item.remove());
+      close.addEventListener("click", () => {
+        item.remove();
+        const dismissed = stored(localStorage, DISMISSED_KEY);
+        dismissed.add(key);
+        remember(localStorage, DISMISSED_KEY, dismissed);
+      });
       item.append(close);
       notices.prepend(item);
     }
     const heard = heardFollowUps();
     if (heard.has(key)) return;
     heard.add(key);
-    try { sessionStorage.setItem(FOLLOW_UPS_KEY, JSON.stringify([...heard].slice(-200))); } catch { /* private mode */ }
+    remember(sessionStorage, FOLLOW_UPS_KEY, heard);
     ring();
     notify(`Follow-up due: ${who}`, { body: f.site || "", tag: `follow-up-${f.lead}`, requireInteraction: true },
       () => { location.href = `/app/leads/${encodeURIComponent(f.lead)}`; });

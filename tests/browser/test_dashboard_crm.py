@@ -17,7 +17,8 @@ from tests.browser.pages import signed_in_manager
 from tests.conftest import MANAGER, SITE, seeded_server
 from tests.support import BeckonServer
 
-# Desktop notifications the dashboard raises, recorded (Chromium headless shows none).
+# Desktop notifications the dashboard raises, recorded (Chromium headless shows none), and the frames
+# its socket received. Waits below pass functions, not expressions: the dashboard CSP forbids eval.
 NOTIFICATION_SPY = """
 window.__notes = [];
 window.Notification = class {
@@ -27,6 +28,8 @@ window.Notification = class {
   addEventListener() {}
   close() {}
 };
+window.__frames = [];
+document.addEventListener("beckon-frame", (event) => window.__frames.push(event.detail.type));
 """
 
 
@@ -236,10 +239,15 @@ def test_a_follow_up_coming_due_alerts_the_open_dashboard(crm: BeckonServer, new
     alert = page.get_by_role("alert").filter(has_text="Follow-up due")
     expect(alert).to_be_visible()
     expect(alert.get_by_role("link", name=f"{name} +44 20 7946 0958")).to_have_attribute("href", f"/app/leads/{ref}")
-    page.wait_for_function(f"window.__chimes > {chimes}")
-    page.wait_for_function(f"window.__notes.some((t) => t.startsWith('Follow-up due: {name}'))")
-    # It fired once: the card says so and the leads table marks it.
+    page.wait_for_function(f"() => window.__chimes > {chimes}")
+    page.wait_for_function(f"() => window.__notes.some((t) => t.startsWith('Follow-up due: {name}'))")
+    # Dismissed, it stays away although the server tells every new page of it again.
+    alert.get_by_role("button", name="Dismiss").click()
+    expect(alert).to_have_count(0)
     page.reload()
+    page.wait_for_function("() => window.__frames.includes('follow_up')")
+    expect(page.get_by_role("alert").filter(has_text="Follow-up due")).to_have_count(0)
+    # It fired once: the card says so and the leads table marks it.
     expect(page.get_by_text("Follow-up due: reminded Anna")).to_have_count(1)
     page.get_by_role("link", name="Leads", exact=True).click()
     page.get_by_label("Follow-up due").check()
