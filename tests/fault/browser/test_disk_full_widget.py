@@ -4,16 +4,19 @@ runtime's retry delivers both, exactly once."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocket, expect
 
 from server.ingest import STORE_DOWN
 from tests.browser.pages import request_callback
-from tests.browser.test_chat import chat_shop, inbox, log, say, visit
+from tests.browser.test_chat import SHOP, chat_shop, inbox, log, say, visit
+from tests.browser.test_loader import serve_page, snippet
 from tests.fault.browser.test_offline_callback_and_chat import kept, landed
 from tests.fault.disk import ServerOnDisk, TinyDisk, seeded_server_on, tiny_disk
 
@@ -76,3 +79,48 @@ def test_widget_says_the_server_could_not_save_rather_than_that_the_visitor_is_o
     request_callback(visitor, "020 7946 0667", "Honest Hal")
     expect(visitor.get_by_role("dialog")).to_contain_text(STORE_DOWN, timeout=8_000)
     expect(visitor.get_by_role("dialog")).not_to_contain_text("You're offline")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="widgets/runtime.js re-sends a frame refused as 'unavailable' with the next flush of any other frame"
+    " (and once per refusal's timer), not once per retry_after: a struggling server gets a retry storm",
+)
+def test_a_refused_frame_waits_its_retry_after_before_going_again(server_on_tiny_disk, new_context) -> None:  # type: ignore[no-untyped-def]
+    server, disk = server_on_tiny_disk
+    chat_shop(server, KEY)
+    inbox(new_context(), server)
+    ctx = new_context()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(server, KEY)}<h1>Shop</h1>")
+    sockets: list[WebSocket] = []
+    lead_sends: list[float] = []
+
+    def sent(payload: str | bytes) -> None:
+        if json.loads(payload).get("type") == "lead":
+            lead_sends.append(time.monotonic())
+
+    refusals: list[float] = []
+
+    def received(payload: str | bytes) -> None:
+        if json.loads(payload).get("code") == "unavailable":
+            refusals.append(time.monotonic())
+
+    def watch(ws: WebSocket) -> None:
+        sockets.append(ws)
+        ws.on("framesent", sent)
+        ws.on("framereceived", received)
+
+    visitor = ctx.new_page()
+    visitor.on("websocket", watch)
+    visitor.goto(f"{SHOP}/")
+    expect(visitor.get_by_role("button", name="Request a callback")).to_be_visible()
+    disk.fill()
+    request_callback(visitor, "020 7946 0668", "Patient Pia")
+    if not refusals:
+        sockets[-1].wait_for_event("framereceived", predicate=lambda _: bool(refusals))
+    visitor.keyboard.press("Escape")
+    say(visitor, "Anyone?")  # another frame, sent well within the refused lead's retry_after
+    if len(lead_sends) < 2:
+        sockets[-1].wait_for_event("framesent", predicate=lambda _: len(lead_sends) >= 2, timeout=15_000)
+    gap = lead_sends[1] - lead_sends[0]
+    assert gap >= 4.5, f"the refused lead went again after {gap:.2f} s, not after its retry_after of 5 s"
