@@ -45,7 +45,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + headers_for(path, tls)
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}  # an endpoint's own choice wins
+                message["headers"] = headers + [h for h in headers_for(path, tls) if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
