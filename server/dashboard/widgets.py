@@ -93,6 +93,25 @@ def validate_chat(config: object) -> None:
         raise WidgetInvalid(errors)
 
 
+def checked_canned(source: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The managers' canned replies (a site setting, edited with the chat): [{shortcut, text}]."""
+    try:
+        canned = json.loads(source or "[]")
+    except json.JSONDecodeError as exc:
+        return [], [f"canned: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+    if not isinstance(canned, list):
+        return [], ["canned: a list of {shortcut, text}"]
+    errors = []
+    for i, reply in enumerate(canned):
+        if not isinstance(reply, dict) or not isinstance(reply.get("text"), str) or not reply["text"].strip():
+            errors.append(f"canned[{i}].text: a canned reply needs its text")
+        elif not isinstance(reply.get("shortcut", ""), str) or not re.match(
+            r"^[\w-]{0,30}$", reply.get("shortcut", "")
+        ):
+            errors.append(f"canned[{i}].shortcut: up to 30 letters, digits, '-' or '_', no spaces")
+    return canned, errors
+
+
 Invalid = (definition.QuizInvalid, popup.PopupInvalid, countdown.CountdownInvalid, WidgetInvalid)
 VALIDATORS: dict[str, Callable[[Any, Site], None]] = {
     "callback": lambda config, site: validate_callback(config),
@@ -297,9 +316,15 @@ class WidgetPages:
         source = str(form.get("definition") or "")
         enabled = form.get("enabled") == "on"
         config, errors = checked(source, kind, site)
-        if errors:
-            return await self._page(request, target, source, enabled, errors, status_code=400)
+        canned_source = form.get("canned") if kind == "chat" else None
+        canned, canned_errors = checked_canned(str(canned_source)) if canned_source is not None else ([], [])
+        if errors or canned_errors:
+            return await self._page(
+                request, target, source, enabled, errors + canned_errors, status_code=400, canned=canned_source
+            )
         widget = await self.store.put_widget(site.id, kind, config, enabled=enabled, slug=slug, actor_id=found[0].id)
+        if canned_source is not None and canned != site.settings.get("canned", []):
+            await self.store.update_site(site.id, settings=site.settings | {"canned": canned})
         return RedirectResponse(f"{_url(site, kind, slug)}?saved={widget.version}", status_code=303)
 
     async def _page(
@@ -310,8 +335,11 @@ class WidgetPages:
         enabled: bool,
         errors: list[str],
         status_code: int = 200,
+        canned: str | None = None,
     ) -> Response:
         site, kind, slug = target
+        if kind == "chat" and canned is None:
+            canned = json.dumps(site.settings.get("canned", []), indent=2, ensure_ascii=False)
         widget = await self.store.get_widget(site.id, kind, slug)
         versions = await self.store.widget_history(widget.id) if widget else []
         history = [
@@ -328,6 +356,7 @@ class WidgetPages:
             "enabled": enabled,
             "errors": errors,
             "located": [located(kind, e) for e in errors],
+            "canned": canned,
             "widget": widget,
             "history": history,
             "saved": request.query_params.get("saved") if not errors else None,

@@ -60,6 +60,9 @@ const SCHEMAS = {
       area('text', 'Text ({name}: the manager\'s first name)'), num('seconds', 'After seconds on the page'),
       num('scroll', 'After scrolling (percent)'),
     ], () => ({ url: '', text: '', seconds: 20 })),
+    // Not part of the widget's config: the site's setting, posted beside it (see CANNED below).
+    list('canned', 'Canned replies for managers (the site\'s inbox; not versioned)', 'Canned reply', [
+      text('shortcut', 'Shortcut (typed after /)'), area('text', 'Reply text')], () => ({ shortcut: '', text: '' })),
   ],
   popup: [
     text('title', 'Title'), area('text', 'Text'),
@@ -188,7 +191,23 @@ function start(root) {
   const advanced = D.getElementById('advanced'), frame = root.querySelector('iframe.preview');
   const status = D.getElementById('preview-state'), previewUrl = root.dataset.preview;
   if (!schema || !form || !box || !source) return;
-  let draft = parse(source.value), timer = 0, asked = 0;
+  // CANNED: the chat's canned replies are the site's, in a textarea of their own; the form edits
+  // them as draft.canned and writes them back there, never into the widget's JSON.
+  const side = kind == 'chat' ? D.getElementById('canned-source') : null;
+  let draft = withSide(parse(source.value)), timer = 0, asked = 0;
+
+  function withSide(config) {
+    if (config && side) {
+      try { config.canned = JSON.parse(side.value || '[]') } catch (e) { config.canned = [] }
+    }
+    return config;
+  }
+
+  function write() {
+    const { canned, ...config } = draft;
+    source.value = JSON.stringify(side ? config : draft, null, 2);
+    if (side) side.value = JSON.stringify(canned || [], null, 2);
+  }
 
   function parse(value) {
     try {
@@ -200,7 +219,7 @@ function start(root) {
   }
 
   function changed(rerender) {
-    source.value = JSON.stringify(draft, null, 2);
+    write();
     if (rerender) render();
     schedule();
   }
@@ -488,7 +507,7 @@ function start(root) {
 
   // Widgets that open on demand are opened in the preview, so every change is seen at once; the
   // widget takes focus as it opens, which goes back to the field the owner is typing in.
-  frame.addEventListener('load', () => {
+  function openInFrame() {
     if (!['popup', 'callback', 'chat'].includes(kind)) return;
     const typing = D.activeElement;
     try {
@@ -499,7 +518,13 @@ function start(root) {
       }, { once: true });
       opener.click();
     } catch (e) { /* the frame is our own origin; if not, there is nothing to open */ }
-  });
+  }
+  frame.addEventListener('load', openInFrame);
+  // The first page of the frame may have loaded before this module ran.
+  try {
+    const first = frame.contentDocument;
+    if (first && first.readyState == 'complete' && first.URL != 'about:blank') openInFrame();
+  } catch (e) { /* not ours: nothing to open */ }
 
   // -- the JSON view: the same draft ------------------------------------------------------------
 
@@ -513,10 +538,11 @@ function start(root) {
     }
     jsonError.hidden = true;
     source.removeAttribute('aria-invalid');
-    draft = parsed;
+    draft = withSide(parsed);
     render();
     schedule();
   });
+  if (side) side.addEventListener('input', () => { if (draft) { draft = withSide(draft); render() } });
 
   // Typing Enter in a text field would publish by accident.
   form.addEventListener('keydown', e => {

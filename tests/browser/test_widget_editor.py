@@ -107,6 +107,10 @@ def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonSe
     expect(rule).to_contain_text("greetings[0].scroll: a number from 0 to 100")
     field.fill("50")
     expect(field).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Add a canned reply").click()
+    reply = page.get_by_role("group", name="Canned reply 1", exact=True)
+    reply.get_by_label("Shortcut (typed after /)").fill("delivery")
+    reply.get_by_label("Reply text").fill("We deliver within two weeks.")
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status").filter(has_text="Published")).to_be_visible()
 
@@ -114,8 +118,12 @@ def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonSe
         site = await store.get_site_by_key("ed-chat")
         return (await store.get_widget(site.id, "chat")).config
 
+    async def canned(store):  # type: ignore[no-untyped-def]
+        return (await store.get_site_by_key("ed-chat")).settings["canned"]
+
+    assert beckon.with_store(canned) == [{"shortcut": "delivery", "text": "We deliver within two weeks."}]
     config = beckon.with_store(greetings)
-    assert config["greeting"] == "Ask us about sofas" and config["color"] == "#be123c"
+    assert "canned" not in config and config["greeting"] == "Ask us about sofas" and config["color"] == "#be123c"
     assert config["greetings"] == [{"url": "", "text": "Need a hand, {name} here?", "seconds": 20, "scroll": 50}]
 
 

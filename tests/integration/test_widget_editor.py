@@ -272,3 +272,27 @@ def test_callback_and_chat_have_one_editor_per_site_only(shop: str, owner: httpx
     csrf = csrf_from(owner.get("/app/widgets").text)
     made = owner.post("/app/widgets/new", data={"csrf": csrf, "site": shop, "kind": "chat", "slug": "second"})
     assert made.status_code == 400
+
+
+def test_canned_replies_are_edited_with_the_chat_and_kept_as_the_site_setting(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    path = f"/app/widgets/{shop}/chat/main"
+    page = owner.get(path)
+    chat = {"color": "#0f766e", "greeting": "Hi"}
+    canned = [{"shortcut": "hours", "text": "We are open 9 to 6."}]
+    form = {"csrf": csrf_from(page.text), "definition": json.dumps(chat), "canned": json.dumps(canned), "enabled": "on"}
+    assert owner.post(path, data=form).status_code == 303
+
+    async def settings(store):  # type: ignore[no-untyped-def]
+        return (await store.get_site_by_key(shop)).settings
+
+    assert beckon.with_store(settings)["canned"] == canned
+    assert "canned" not in stored(beckon, shop, "chat").config  # the site's, not the widget's
+    assert "We are open 9 to 6." in owner.get(path).text
+
+    bad = form | {"canned": json.dumps([{"shortcut": "two words", "text": "x"}, {"text": " "}])}
+    refused = owner.post(path, data=bad)
+    assert refused.status_code == 400
+    assert [e["path"] for e in located_errors(refused.text)] == ["canned[0].shortcut", "canned[1].text"]
+    assert beckon.with_store(settings)["canned"] == canned
