@@ -1834,7 +1834,9 @@ def _search_query(
         if due_by is not None:
             sql += " AND l.follow_up_at <= ?"
             found.append(due_by)
-        parts.append(f"SELECT id FROM (SELECT l.id FROM leads l WHERE {sql} ORDER BY l.id DESC LIMIT ?)")
+        # The due filter reads the few leads that have a follow-up (a partial index), not the site's walk.
+        source = "leads l INDEXED BY leads_follow_up" if due_by is not None else "leads l"
+        parts.append(f"SELECT id FROM (SELECT l.id FROM {source} WHERE {sql} ORDER BY l.id DESC LIMIT ?)")
         params += [*found, limit]
     if not parts:
         return None
