@@ -20,7 +20,7 @@ XSS = (
 )
 
 # Where these show up, the element they would inject must not exist in the page.
-INJECTED_SELECTORS = "script:not([src]), img[src='x'], svg[onload], iframe[srcdoc], #xss-link, #xss-bold, style"
+INJECTED_SELECTORS = "script:not([src]):not([type='application/json']), img[src='x'], svg[onload], iframe[srcdoc], #xss-link, #xss-bold, style"
 
 SQL = (
     "'; DROP TABLE leads; --",
