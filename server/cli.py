@@ -83,6 +83,8 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         ws_max_size=WS_MAX_BYTES,
+        # -- bench (#10): frames are small JSON; per-socket zlib state would double an idle socket's memory --
+        ws_per_message_deflate=False,
         proxy_headers=False,
         server_header=False,
         log_level="info",
