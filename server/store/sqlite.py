@@ -385,13 +385,15 @@ class SQLiteStore:
                 if not durable.done():
                     durable.set_result(None)
 
+    # One trip to the reader's thread per query, not three (execute, fetch, close): each trip
+    # costs a thread handoff, and a lead's path makes a dozen reads.
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        async with self._r.execute(sql, params) as cur:
-            return await cur.fetchone()
+        """The first row (for queries by key, LIMIT 1 or aggregates: all rows are fetched)."""
+        rows = await self._r.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        async with self._r.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._r.execute_fetchall(sql, params))
 
     # -- schema ---------------------------------------------------------
 
