@@ -94,15 +94,19 @@ def test_a_refused_frame_waits_its_retry_after_before_going_again(server_on_tiny
     serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(server, KEY)}<h1>Shop</h1>")
     sockets: list[WebSocket] = []
     lead_sends: list[float] = []
+    lead_ids: set[str] = set()
 
     def sent(payload: str | bytes) -> None:
-        if json.loads(payload).get("type") == "lead":
+        frame = json.loads(payload)
+        if frame.get("type") == "lead":
             lead_sends.append(time.monotonic())
+            lead_ids.add(frame["id"])
 
     refusals: list[float] = []
 
     def received(payload: str | bytes) -> None:
-        if json.loads(payload).get("code") == "unavailable":
+        frame = json.loads(payload)
+        if frame.get("code") == "unavailable" and frame.get("id") in lead_ids:  # track frames are refused too
             refusals.append(time.monotonic())
 
     def watch(ws: WebSocket) -> None:
