@@ -38,7 +38,7 @@ const rules = key => list(key, key == 'include' ? 'Only on pages' : 'Never on pa
 
 const SCHEMAS = {
   callback: [
-    color(), select('position', 'Side of the page', POSITION),
+    color(), select('position', 'Side of the page', POSITION, { def: 'right' }),
     texts('callback', [['button', 'Button', 'Request a callback'], ['title', 'Title', "We'll call you back"],
       ['intro', 'Intro', "Leave your number and we'll call you back."], ['phone', 'Phone label', 'Phone'],
       ['name', 'Name label', 'Name (optional)'], ['submit', 'Submit button', 'Call me back'],
@@ -46,7 +46,7 @@ const SCHEMAS = {
       ['closed_later', 'When closed', "We're closed right now. Leave your number and we'll call you when we're back."]]),
   ],
   chat: [
-    color(), select('position', 'Side of the page', POSITION),
+    color(), select('position', 'Side of the page', POSITION, { def: 'right' }),
     area('greeting', 'Greeting in the open chat'),
     checks('prechat', 'Ask before the chat starts', [['name', 'Name'], ['email', 'Email'], ['phone', 'Phone']]),
     bool('stack', 'Sit above the callback button'),
@@ -66,7 +66,7 @@ const SCHEMAS = {
   ],
   popup: [
     text('title', 'Title'), area('text', 'Text'),
-    select('layout', 'Layout', [['modal', 'Dialog'], ['slide', 'Corner slide-in'], ['bar-top', 'Bar at the top'], ['bar-bottom', 'Bar at the bottom']]),
+    select('layout', 'Layout', [['modal', 'Dialog'], ['slide', 'Corner slide-in'], ['bar-top', 'Bar at the top'], ['bar-bottom', 'Bar at the bottom']], { def: 'dialog' }),
     num('priority', 'Priority (higher shows first)', { integer: true }), color(), text('image', 'Image address'),
     text('countdown', 'Countdown shown inside (its id)'),
     checks('fields', 'Form fields', CONTACT, { keepEmpty: true }), text('submit', 'Submit button'),
@@ -75,14 +75,14 @@ const SCHEMAS = {
       text('open', 'Opens (callback, chat or quiz:<id>)')]),
     { t: 'triggers', key: 'triggers', label: 'Show when' },
     group('targeting', 'Targeting', [rules('include'), rules('exclude'),
-      select('device', 'Device', [['any', 'Any'], ['desktop', 'Desktop'], ['mobile', 'Mobile']]),
-      select('visitor', 'Visitor', [['any', 'Any'], ['new', 'New'], ['returning', 'Returning']]),
+      select('device', 'Device', [['any', 'Any'], ['desktop', 'Desktop'], ['mobile', 'Mobile']], { def: 'any' }),
+      select('visitor', 'Visitor', [['any', 'Any'], ['new', 'New'], ['returning', 'Returning']], { def: 'any' }),
       text('referrer', 'Came from (part of the referrer)'),
       group('schedule', 'Schedule (site timezone)', [text('from', 'From date', { type: 'date' }),
         text('to', 'To date', { type: 'date' }), checks('days', 'Weekdays', WEEKDAYS),
         { t: 'hours', key: 'hours', label: 'Hours' }])]),
     group('frequency', 'Frequency', [
-      select('show', 'Show', [['session', 'Once a session'], ['days', 'Once every N days'], ['until_converted', 'Until they convert'], ['always', 'Every time']]),
+      select('show', 'Show', [['session', 'Once a session'], ['days', 'Once every N days'], ['until_converted', 'Until they convert'], ['always', 'Every time']], { def: 'once a session' }),
       num('days', 'N days'), num('after_close_days', 'Not again for days after a close')]),
     group('bonus', 'Bonus (sent only after the submit)', [text('code', 'Code'), text('text', 'Text')]),
   ],
@@ -92,7 +92,7 @@ const SCHEMAS = {
     num('minutes', 'Minutes each visitor gets', { when: c => c.mode == 'evergreen' }),
     text('time', 'Time of day', { type: 'time', when: c => c.mode == 'daily' }),
     checks('days', 'Weekdays', WEEKDAYS, { when: c => c.mode == 'daily' }),
-    select('display', 'Display', [['bar-top', 'Bar at the top'], ['bar-bottom', 'Bar at the bottom'], ['inline', 'In the page']]),
+    select('display', 'Display', [['bar-top', 'Bar at the top'], ['bar-bottom', 'Bar at the bottom'], ['inline', 'In the page']], { def: 'bar at the top' }),
     text('title', 'Title'), text('text', 'Text before the timer'), color(),
     group('cta', 'Button', [text('label', 'Button text'), text('open', 'Opens (callback, chat, quiz:<id>, popup:<id>)')]),
     group('expiry', 'When it ends', [
@@ -121,7 +121,7 @@ const SCHEMAS = {
       num('step', 'Step', { when: s => s.type == 'number' }), num('default', 'Default', { when: s => s.type == 'number' }),
       text('unit', 'Unit', { when: s => s.type == 'number' }), text('var', 'Variable (empty: the step id)', { when: s => s.type == 'number' }),
       checks('fields', 'Ask for', CONTACT, { when: s => s.type == 'contact' }),
-      checks('required', 'Required', CONTACT, { when: s => s.type == 'contact' }),
+      checks('required', 'Required (none ticked: the phone, or the email if no phone is asked)', CONTACT, { when: s => s.type == 'contact' }),
       list('branches', 'Branches (tried first, in order)', 'Branch', [
         text('if', 'If (formula, e.g. length >= 9)'), text('next', 'Go to (step id)', { ids: stepIds })],
       () => ({ if: '', next: '' })),
@@ -249,7 +249,7 @@ function start(root) {
     switch (f.t) {
       case 'text': case 'number': case 'color': return input(f, path, value);
       case 'select': {
-        const el = h('select', { id: idFor(path) }, f.must ? null : h('option', { value: '', text: '(default)' }),
+        const el = h('select', { id: idFor(path) }, f.must ? null : h('option', { value: '', text: f.def ? `(default: ${f.def})` : '(default)' }),
           ...f.choices.map(([v, l]) => h('option', { value: v, text: l })));
         if (value != null && !f.choices.some(([v]) => v == value)) el.append(h('option', { value, text: `${value} (unknown)` }));
         el.value = value == null ? '' : String(value);
@@ -309,7 +309,7 @@ function start(root) {
       // A text box (any #hex, checked by the server) with a picker beside it.
       el.placeholder = '#0f766e';
       swatch = h('input', { type: 'color', 'aria-label': f.label + ' picker', tabindex: -1 });
-      if (/^#[0-9a-f]{6}$/i.test(el.value)) swatch.value = el.value;
+      swatch.value = /^#[0-9a-f]{6}$/i.test(el.value) ? el.value : '#0f766e';
       swatch.addEventListener('input', () => { el.value = swatch.value; el.dispatchEvent(new Event('input')) });
     }
     el.addEventListener('input', () => {
@@ -361,6 +361,7 @@ function start(root) {
     const set = h('fieldset', { class: 'ef-pairs', 'data-path': pathText(path) }, h('legend', { text: f.label }));
     const write = entries => { put(draft, path, entries.length ? Object.fromEntries(entries) : undefined); changed() };
     const entries = Object.entries(obj);
+    const current = () => Object.entries(at(draft, path) || {}); // with what was typed since
     entries.forEach(([k, v], i) => {
       const vpath = path.concat(k), base = idFor(path) + '-' + i;
       const name = h('input', { id: base + '-name', 'aria-label': `${f.name} ${i + 1} name` });
@@ -375,15 +376,24 @@ function start(root) {
       ]).filter(([n]) => n);
       name.addEventListener('change', () => { write(read()); render() });
       val.addEventListener('input', () => write(read()));
-      const drop = h('button', { type: 'button', class: 'link-button', text: `Remove ${f.name.toLowerCase()} ${i + 1}` });
-      drop.addEventListener('click', () => { write(entries.filter((_, j) => j != i)); render() });
-      set.append(h('div', { class: 'ef-pair' }, name, h('span', { 'aria-hidden': 'true', text: f.number ? '+=' : '=' }), val, drop));
+      // Order matters where later entries use earlier ones (results are worked out in turn).
+      const tools = h('div', { class: 'ef-tools' });
+      const tool = (label, order, disabled) => {
+        const b = h('button', { type: 'button', class: 'link-button', disabled, text: label });
+        b.addEventListener('click', () => { write(order(current())); render() });
+        tools.append(b);
+      };
+      const noun = f.name.toLowerCase();
+      tool(`Move ${noun} ${i + 1} up`, e => (e.splice(i - 1, 0, e.splice(i, 1)[0]), e), i == 0);
+      tool(`Move ${noun} ${i + 1} down`, e => (e.splice(i + 1, 0, e.splice(i, 1)[0]), e), i == entries.length - 1);
+      tool(`Remove ${noun} ${i + 1}`, e => e.filter((_, j) => j != i));
+      set.append(h('div', { class: 'ef-pair' }, name, h('span', { 'aria-hidden': 'true', text: f.number ? '+=' : '=' }), val, tools));
     });
     const add = h('button', { type: 'button', text: `Add ${/^[aeiou]/i.test(f.name) ? 'an' : 'a'} ${f.name.toLowerCase()}` });
     add.addEventListener('click', () => {
       let n = entries.length + 1;
       while (('new' + n) in obj) n++;
-      write(entries.concat([['new' + n, f.number ? 0 : '0']]));
+      write(current().concat([['new' + n, f.number ? 0 : '0']]));
       render();
     });
     set.append(add);

@@ -4,6 +4,8 @@ next page view getting exactly what was published."""
 
 from __future__ import annotations
 
+import json
+
 from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, expect
 
 from server.models import Role
@@ -83,8 +85,30 @@ def test_callback_texts_and_colour_change_the_preview_as_the_owner_types(beckon:
     expect(frame.get_by_role("heading", name="Ring me, please")).to_be_visible()
     page.get_by_label("Colour", exact=True).fill("#7c3aed")
     expect(frame.get_by_role("button", name="Request a callback")).to_have_css("background-color", rgb("#7c3aed"))
-    # The JSON view is the same draft.
-    assert '"title": "Ring me, please"' in page.get_by_label("Definition (JSON)").input_value()
+    # The JSON view is the same draft, both ways.
+    source = page.get_by_label("Definition (JSON)")
+    assert '"title": "Ring me, please"' in source.input_value()
+    page.get_by_text("Advanced (JSON)").click()
+    source.fill(json.dumps({"color": "#7c3aed", "position": "left", "texts": {"title": "Typed as JSON"}}))
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Typed as JSON")
+    expect(page.get_by_label("Side of the page")).to_have_value("left")
+    expect(frame.get_by_role("heading", name="Typed as JSON")).to_be_visible()
+
+    # A colour the widget can't use: marked at the field, and publishing stores nothing.
+    colour = page.get_by_label("Colour", exact=True)
+    colour.fill("teal-ish")
+    expect(colour).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("color: 'teal-ish' is not a colour like #0f766e")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("alert")).to_contain_text("Not saved")
+    expect(page.get_by_label("Colour", exact=True)).to_be_focused()
+    expect(page.get_by_label("Colour", exact=True)).to_have_attribute("aria-invalid", "true")
+
+    async def version(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-callback")
+        return (await store.get_widget(site.id, "callback")).version
+
+    assert beckon.with_store(version) == 1
 
 
 def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
