@@ -23,6 +23,7 @@ from server.store import Store
 
 MAX_MESSAGE = 4000
 TOO_FAST = "You're sending messages too quickly. Please wait a moment."
+RESEND_LOOKBACK = 200  # how far back a re-sent message is looked for when the visitor is at the limit
 
 
 class ChatError(Exception):
@@ -156,6 +157,10 @@ class ChatService:
             raise FrameError(ErrorCode.BAD_FRAME, "A message needs some text.", frame_id=frame_id, field="text")
         wait = self.per_visitor.hit(f"{site.id}:{visitor_key}")
         if wait:
+            # A re-sent frame (its ack lost with a dropped socket) stores nothing: it gets its ack, not a refusal.
+            stored = await self._stored_ack(site, visitor_key, frame_id)
+            if stored is not None:
+                return stored
             raise FrameError(ErrorCode.RATE_LIMITED, TOO_FAST, frame_id=frame_id, retry_after=wait)
         existing = await self.store.visitor_conversation(site.id, visitor_key)
         offered, assignee = ([], None)
@@ -181,6 +186,17 @@ class ChatService:
             await self._tell_managers(conversation, message_frame(conversation, message, seconds=True))
             await self._changed(conversation)
         return {"type": "ack", "id": frame_id, "conversation": conversation.ref, "seq": message.seq}
+
+    async def _stored_ack(self, site: Site, visitor_key: str, frame_id: str) -> dict[str, Any] | None:
+        """The ack of this visitor's message ``frame_id`` if it is already stored (recent messages only)."""
+        conversation = await self.store.visitor_conversation(site.id, visitor_key)
+        if conversation is None:
+            return None
+        since = max(0, conversation.last_seq - RESEND_LOOKBACK)
+        for message in await self.store.messages_since(conversation.id, since, limit=RESEND_LOOKBACK):
+            if message.client_frame_id == frame_id:
+                return {"type": "ack", "id": frame_id, "conversation": conversation.ref, "seq": message.seq}
+        return None
 
     async def _make_lead(
         self, site: Site, visitor_key: str, conversation: Conversation, frame_id: str, user_agent: str
