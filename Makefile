@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint chromium node clean
+.PHONY: demo test lint chromium node clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test chromium node lint
 	$(BIN)/pytest -q
+
+# -- bench (#10): measures weight, host-page cost, ingest, alert/chat latency, idle connections;
+# writes bench/results.md. Never fails on a missed budget: it prints it.
+bench: $(VENV)/.installed-test chromium node
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
