@@ -168,7 +168,9 @@ def checked(source: str, kind: str, site: Site) -> tuple[dict[str, Any], list[st
 _STEP = re.compile(r"^step (\d+)(?: \('[^']*'\))?(?:, (option|branch) (\d+))?: (.*)$", re.S)
 _NUMBERED = re.compile(r"^(ranges|show) (\d+): (.*)$", re.S)
 _PATH = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+|\[\d+\])*): (.*)$", re.S)
+# First match wins; "unknown next step" comes first as its message quotes what was typed.
 _STEP_FIELDS = (
+    ("unknown next step", "next"),
     ("id ", "id"),
     ("type must", "type"),
     ("question needs", "question"),
@@ -180,9 +182,8 @@ _STEP_FIELDS = (
     ("default must", "default"),
     ("fields must", "fields"),
     ("ask for a phone", "fields"),
-    ("unknown next step", "next"),
 )
-_OPTION_FIELDS = (("label", "label"), ("image", "image"), ("add must", "add"), ("id ", "id"), ("next step", "next"))
+_OPTION_FIELDS = (("next step", "next"), ("label", "label"), ("image", "image"), ("add must", "add"), ("id ", "id"))
 
 
 def located(kind: str, error: str) -> dict[str, str]:

@@ -104,7 +104,7 @@ const SCHEMAS = {
   quiz: [
     text('title', 'Title'), area('intro', 'Intro'), color(),
     list('steps', 'Steps', 'Step', [
-      text('id', 'Step id'),
+      text('id', 'Step id', { refresh: true }),
       select('type', 'Type', [['single', 'One choice'], ['multiple', 'Several choices'], ['image', 'Picture choice'],
         ['number', 'Number'], ['text', 'Free text'], ['info', 'Information'], ['contact', 'Contact details']], { rerender: true, must: true }),
       text('question', 'Question', { when: s => s.type != 'info' }),
@@ -318,9 +318,18 @@ function start(root) {
       else if (v === '') v = undefined;
       if (swatch && /^#[0-9a-f]{6}$/i.test(el.value)) swatch.value = el.value;
       put(draft, path, v);
+      if (f.refresh) renamed(el, v);
       changed();
     });
     return row(f, path, el, h('span', { class: 'ef-extra' }, swatch, ids));
+  }
+
+  // A step id others refer to: its legend and every list of ids to go to follow it as it is typed
+  // (in place: re-rendering would take the field away from under the owner's fingers).
+  function renamed(el, id) {
+    const item = el.closest('.ef-item');
+    if (item) item.querySelector(':scope > legend').textContent = item.getAttribute('aria-label') + (id ? ` (${id})` : '');
+    box.querySelectorAll('datalist').forEach(list => list.replaceChildren(...stepIds(draft).map(v => h('option', { value: v }))));
   }
 
   function listField(f, path, value) {
