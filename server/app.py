@@ -39,6 +39,7 @@ from server.security import SecurityHeaders, headers_for, request_is_tls
 from server.settings import Settings
 from server.store import Store, StoreUnavailable, open_store
 from server.telephony_api import TelephonyWebhook
+from server.timeouts import BodyDeadline  # -- hostile input --
 from server.visitor_api import VisitorAPI
 
 log = logging.getLogger("beckon")
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         middleware=[
             Middleware(RequestLog, trust_proxy=trust),  # -- hostile input: request ids, access lines --
             Middleware(SecurityHeaders, trust_proxy=trust),
+            Middleware(BodyDeadline, seconds=settings.body_timeout),  # -- hostile input: slow bodies --
             Middleware(GZipMiddleware, minimum_size=600),
         ],
         exception_handlers={500: server_error},

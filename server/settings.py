@@ -41,6 +41,7 @@ class Settings:
     digest_seconds: int = 86400  # how often owners get the new-lead digest by email
     # -- hostile input / headers: believe X-Forwarded-Proto and X-Request-ID only from a proxy we run --
     trust_proxy: bool = False
+    body_timeout: int = 30  # seconds for a whole request body to arrive (slow-body clients)
     root: Path = field(default=ROOT)
 
     @classmethod
@@ -63,6 +64,7 @@ class Settings:
             digest_seconds=_env_int("BECKON_DIGEST_SECONDS", cls.digest_seconds),
             # -- hostile input / headers --
             trust_proxy=os.environ.get("BECKON_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
+            body_timeout=_env_int("BECKON_BODY_TIMEOUT", cls.body_timeout),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)  # type: ignore[arg-type]
