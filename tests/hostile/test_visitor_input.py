@@ -342,3 +342,61 @@ async def test_a_switched_off_widget_takes_no_leads(world: World) -> None:
             await store.put_widget(site.id, "callback", {}, enabled=True)
 
         world.server.with_store(switch_on)
+
+
+# -- quizzes: text answers and another visitor's run ------------------------------------------
+
+NOTES_QUIZ = {
+    "title": "Tell us",
+    "steps": [
+        {"id": "notes", "type": "text", "question": "Anything to add?"},
+        {"id": "contact", "type": "contact", "fields": ["phone", "name"], "required": ["phone"]},
+    ],
+    "results": {},
+    "show": [],
+}
+
+
+def _with_quiz(world: World) -> None:
+    async def add(store: Any) -> None:
+        site = await store.get_site_by_key(SITE)
+        if await store.get_widget(site.id, "quiz", "notes") is None:
+            await store.put_widget(site.id, "quiz", NOTES_QUIZ, slug="notes")
+
+    world.server.with_store(add)
+
+
+def quiz_frame(run: str, n: int, notes: str, **over: Any) -> dict[str, Any]:
+    return {"type": "quiz", "id": new_id(), "quiz": "notes", "run": run, "n": n, "answers": {"notes": notes}} | over
+
+
+def _run_lead(world: World, run: str) -> Any:
+    return next(x for x in world.server.leads(SITE) if x.client_frame_id == run)
+
+
+async def test_quiz_text_answers_are_stored_verbatim(world: World) -> None:
+    _with_quiz(world)
+    async with await hello(world) as ws:
+        for text in corpus.XSS + corpus.SQL:
+            run = new_id()
+            reply = await send(ws, quiz_frame(run, 1, text))
+            assert reply["type"] == "ack", (text, reply)
+            step = _run_lead(world, run).answers["steps"][0]
+            assert step["answer"] == text.strip(), (text, step)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server/ingest.py _quiz (and store.save_quiz_run): a quiz run is found by its run id per site only, "
+    "so another visitor who sends the same run id (with a higher n) overwrites the first visitor's answers",
+)
+async def test_another_visitors_quiz_run_is_refused_and_unchanged(world: World) -> None:
+    _with_quiz(world)
+    run = new_id()
+    async with await hello(world) as ws:
+        assert (await send(ws, quiz_frame(run, 1, "the owner's own words")))["type"] == "ack"
+    before = _run_lead(world, run).answers
+    async with await hello(world) as mallory:
+        reply = await send(mallory, quiz_frame(run, 50, "overwritten by mallory"))
+    assert _run_lead(world, run).answers == before
+    assert reply["type"] == "error", reply
