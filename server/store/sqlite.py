@@ -810,10 +810,10 @@ class SQLiteStore:
                 _dumps(trail[-TRAIL_LIMIT:]),
             ),
         )
-        async with db.execute(
+        found = await db.execute_fetchall(
             "SELECT id, page_trail FROM visitors WHERE site_id = ? AND visitor_key = ?", (site_id, visitor_key)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(found), None)
         assert row is not None
         if trail:
             merged = json.loads(row["page_trail"])
@@ -841,10 +841,11 @@ class SQLiteStore:
         """
         now = time.time()
         async with self._tx() as db:
-            async with db.execute(
+            # One trip to the writer's thread per statement: the write lock is held while they run.
+            found = await db.execute_fetchall(
                 "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (new.site_id, new.client_frame_id)
-            ) as cur:
-                existing = await cur.fetchone()
+            )
+            existing = next(iter(found), None)
             if existing is not None:
                 return _lead(existing), False
             visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
@@ -887,10 +888,10 @@ class SQLiteStore:
         await db.execute(f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params)
 
     async def _lead_row(self, db: aiosqlite.Connection, lead_id: int) -> Lead:
-        async with db.execute(
+        found = await db.execute_fetchall(
             "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?", (lead_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(found), None)
         assert row is not None
         return _lead(row)
 
