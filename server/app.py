@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         rid = getattr(request.state, "request_id", "")
         log.error("unhandled error on %s %s request_id=%s", request.method, request.url.path, rid, exc_info=exc)
         headers = {"X-Request-ID": rid} | {
-            k.decode(): v.decode() for k, v in headers_for(request.url.path, request_is_tls(request.scope, trust))
+            k.decode(): v.decode()
+            for k, v in headers_for(request.url.path, settings.secure_cookies or request_is_tls(request.scope, trust))
         }
         message = "Something went wrong on our side. It has been logged"
         if request.url.path.startswith("/api/"):
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         routes=routes,
         middleware=[
             Middleware(RequestLog, trust_proxy=trust),  # -- hostile input: request ids, access lines --
-            Middleware(SecurityHeaders, trust_proxy=trust),
+            Middleware(SecurityHeaders, trust_proxy=trust, public_https=settings.secure_cookies),
             Middleware(BodyDeadline, seconds=settings.body_timeout),  # -- hostile input: slow bodies --
             Middleware(GZipMiddleware, minimum_size=600),
         ],

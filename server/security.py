@@ -32,16 +32,17 @@ def request_is_tls(scope: Scope, trust_proxy: bool) -> bool:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, trust_proxy: bool) -> None:
+    def __init__(self, app: ASGIApp, *, trust_proxy: bool, public_https: bool = False) -> None:
         self.app = app
         self.trust_proxy = trust_proxy
+        self.public_https = public_https  # BECKON_PUBLIC_URL is https://: the owner says browsers arrive on TLS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        tls = request_is_tls(scope, self.trust_proxy)
+        tls = self.public_https or request_is_tls(scope, self.trust_proxy)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
