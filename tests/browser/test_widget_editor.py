@@ -168,6 +168,12 @@ def test_popup_and_countdown_texts_change_the_preview(beckon: BeckonServer, new_
     trigger.get_by_label("Percent").fill("70")
     expect(page.get_by_text("Preview: up to date")).to_be_visible()
     assert '"percent": 70' in page.get_by_label("Definition (JSON)").input_value()
+    # A number left in the preview is no lead, though this site's domains include the dashboard's.
+    dialog = frame.get_by_role("dialog")
+    dialog.get_by_label("Phone").fill("020 7946 0733")
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog).to_contain_text("we saved your request", timeout=10_000)  # never acknowledged
+    assert beckon.leads("ed-offers") == []
 
     page.goto(f"{beckon.base}/app/widgets/ed-offers/countdown/sale")
     frame = preview(page)
