@@ -93,9 +93,9 @@ class SitePages:
             errors.append(f"Password: at least {MIN_PASSWORD} characters")
         if errors:
             return self.dash.render(request, "setup.html", {"errors": errors, "form": form}, status_code=400)
-        user = await self.store.create_user(
-            email=email, name=name, password_hash=hash_password(password), role=Role.OWNER
-        )
+        user = await self.store.create_first_owner(email=email, name=name, password_hash=hash_password(password))
+        if user is None:  # another setup form got there first: there is an owner now
+            return RedirectResponse("/app/login", status_code=303)
         response = RedirectResponse("/app/sites", status_code=303)
         await self.dash.sessions.sign_in(request, response, user)
         return response

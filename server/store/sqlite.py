@@ -1747,6 +1747,22 @@ class SQLiteStore:
         )
         return [_conversation(r) for r in rows]
 
+    # -- setup: the first owner --
+
+    async def create_first_owner(self, *, email: str, name: str, password_hash: str) -> User | None:
+        """The owner of a fresh install, or None when somebody was first (two setup forms sent at
+        once): the check and the insert are one statement in one write transaction."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO users (email, name, password_hash, role, created_at) SELECT ?, ?, ?, 'owner', ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM users)",
+                (email.strip().lower(), name, password_hash, time.time()),
+            )
+            if cur.rowcount != 1:
+                return None
+            user_id = cur.lastrowid
+        return await self.get_user(int(user_id or 0))
+
     # -- leads CRM: people's own photos --
 
     async def save_photo(self, user_id: int, mime: str, digest: str, body: bytes, url: str) -> None:

@@ -110,3 +110,22 @@ def test_managers_and_strangers_cannot_change_a_site(empty: BeckonServer) -> Non
     login(other, "otto@other.test", "other-password-1")
     assert other.get(path).status_code == 404
     assert httpx.get(f"{empty.base}{path}", follow_redirects=False).headers["location"] == "/app/login"
+
+
+def test_setup_forms_sent_at_once_make_exactly_one_owner(empty: BeckonServer) -> None:
+    """Several people open the setup page of a fresh install and send it together: one owner, the
+    others are sent to sign in (the check and the insert are one write, not a check, a slow password
+    hash, then an insert)."""
+    import concurrent.futures
+
+    clients = [httpx.Client(base_url=empty.base, follow_redirects=False) for _ in range(6)]
+    tokens = [csrf_from(c.get("/app/setup").text) for c in clients]
+
+    def send(i: int) -> httpx.Response:
+        data = {"csrf": tokens[i], "name": f"Owner {i}", "email": f"owner{i}@race.test", "password": "p" * 12}
+        return clients[i].post("/app/setup", data=data)
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        replies = list(pool.map(send, range(len(clients))))
+    assert sorted(r.headers["location"] for r in replies) == ["/app/login"] * 5 + ["/app/sites"]
+    assert empty.with_store(lambda s: s.count_users()) == 1
