@@ -94,6 +94,18 @@ LEAD_FIELDS = ("id", "kind", "phone", "name", "email", "consent", "answers", "co
 CONTEXT_FIELDS = ("url", "title", "referrer", "landing", "utm", "trail", "offer")
 
 
+# A quiz with a free-text step, for text answers.
+NOTES_QUIZ = {
+    "title": "Tell us",
+    "steps": [
+        {"id": "notes", "type": "text", "question": "Anything to add?"},
+        {"id": "contact", "type": "contact", "fields": ["phone", "name"], "required": ["phone"]},
+    ],
+    "results": {},
+    "show": [],
+}
+
+
 def deep(levels: int, open_: str = "[", close: str = "]") -> str:
     return open_ * levels + close * levels
 

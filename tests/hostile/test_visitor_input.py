@@ -293,7 +293,21 @@ async def test_unknown_site_is_refused_everywhere(world: World) -> None:
     assert config.status_code == 404
 
 
-@pytest.mark.parametrize("origin", ["http://evil.test", "null", "http://localhost.evil.test", "file://", None])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.test",
+        "null",
+        "http://localhost.evil.test",
+        "http://localhost@evil.test",
+        "http://evil.test#localhost",
+        "http://127.0.0.1.evil.test",
+        "http://evil-localhost",
+        "javascript:localhost",
+        "file://",
+        None,
+    ],
+)
 async def test_a_foreign_origin_is_refused_on_socket_and_http(world: World, origin: str | None) -> None:
     before = lead_count(world)
     async with await open_socket(world, origin=origin) as ws:
@@ -346,22 +360,12 @@ async def test_a_switched_off_widget_takes_no_leads(world: World) -> None:
 
 # -- quizzes: text answers and another visitor's run ------------------------------------------
 
-NOTES_QUIZ = {
-    "title": "Tell us",
-    "steps": [
-        {"id": "notes", "type": "text", "question": "Anything to add?"},
-        {"id": "contact", "type": "contact", "fields": ["phone", "name"], "required": ["phone"]},
-    ],
-    "results": {},
-    "show": [],
-}
-
 
 def _with_quiz(world: World) -> None:
     async def add(store: Any) -> None:
         site = await store.get_site_by_key(SITE)
         if await store.get_widget(site.id, "quiz", "notes") is None:
-            await store.put_widget(site.id, "quiz", NOTES_QUIZ, slug="notes")
+            await store.put_widget(site.id, "quiz", corpus.NOTES_QUIZ, slug="notes")
 
     world.server.with_store(add)
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.pages import signed_in_manager
-from tests.conftest import MANAGER
+from tests.conftest import MANAGER, SITE
 from tests.hostile import corpus
 from tests.hostile.browser.support import assert_inert, in_browser, watch
 from tests.hostile.conftest import World, new_id, seed_world
@@ -26,6 +26,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     yield w
     w.server.stop()
+
+
+async def _add_notes_quiz(store: Any) -> None:
+    site = await store.get_site_by_key(SITE)
+    await store.put_widget(site.id, "quiz", corpus.NOTES_QUIZ, slug="notes")
 
 
 def hostile_lead(text: str, **over: Any) -> dict[str, Any]:
@@ -63,6 +68,26 @@ def shown(page: Page, text: str) -> None:
 def test_markup_in_every_visitor_field_is_inert_in_the_dashboard(world: World) -> None:
     acks = visitor_sends(world, [hostile_lead(text) for text in corpus.XSS])
     refs = [a["lead"] for a in acks]
+    texts = list(corpus.XSS)
+    # A quiz whose text answer is markup: its lead page lists the answers.
+    world.server.with_store(_add_notes_quiz)
+    quiz_acks = visitor_sends(
+        world,
+        [
+            {
+                "type": "quiz",
+                "id": new_id(),
+                "quiz": "notes",
+                "run": new_id(),
+                "n": 1,
+                "answers": {"notes": text},
+                "contact": {"phone": "020 7946 0333", "name": text[:100]},
+            }
+            for text in corpus.XSS[:3]
+        ],
+    )
+    refs += [a["lead"] for a in quiz_acks]
+    texts += corpus.XSS[:3]
     visitor_sends(
         world, [{"type": "chat_message", "id": new_id(), "text": text, "name": text[:100]} for text in corpus.XSS[:4]]
     )
@@ -88,7 +113,7 @@ def test_markup_in_every_visitor_field_is_inert_in_the_dashboard(world: World) -
         assert_inert(page, problems)
 
         # Each lead's own page.
-        for ref, text in zip(refs, corpus.XSS, strict=True):
+        for ref, text in zip(refs, texts, strict=True):
             page.goto(f"{world.base}/app/leads/{ref}")
             shown(page, text)
             assert_inert(page, problems)
