@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.security import header
+from server.security import forwarded_client, header
 
 ACCESS = "beckon.access"
 # What we accept from a proxy as an id: short and printable, so it can't forge log lines.
@@ -83,6 +83,9 @@ class RequestLog:
             return
         rid = self._id_for(scope)
         scope.setdefault("state", {})["request_id"] = rid
+        if self.trust_proxy and (client := forwarded_client(scope)):
+            # Behind our proxy every peer is the proxy: per-address limits must see the real address.
+            scope["client"] = (client, 0)
         started = time.perf_counter()
         status: int | None = None
 

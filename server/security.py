@@ -31,6 +31,15 @@ def request_is_tls(scope: Scope, trust_proxy: bool) -> bool:
     return forwarded == "https"
 
 
+def forwarded_client(scope: Scope) -> str | None:
+    """The address our own proxy saw: the last X-Forwarded-For entry (it appends it; earlier ones are the client's word)."""
+    forwarded = header(scope, b"x-forwarded-for")
+    if not forwarded:
+        return None
+    last = forwarded.split(",")[-1].strip()
+    return last[:64] or None
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, trust_proxy: bool, public_https: bool = False) -> None:
         self.app = app

@@ -17,6 +17,7 @@ from server.dashboard.timeline import describe
 from server.models import User
 from server.passwords import hash_password, needs_rehash, verify_password
 from server.phones import format_phone
+from server.security import request_is_tls
 from server.store import Store
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -60,11 +61,19 @@ class Dashboard:
         return user
 
     def _same_origin(self, request: Request) -> bool:
+        """The form was posted from a page of this dashboard, as the browser saw its address."""
         origin = request.headers.get("origin")
         if origin is None:
             return True
         parts = urlsplit(origin)
-        return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
+        settings = self.sessions.settings
+        ours = {(request.url.scheme, request.url.netloc)}
+        if request_is_tls(request.scope, settings.trust_proxy):  # TLS ended at our proxy: the browser used https
+            ours.add(("https", request.url.netloc))
+        if settings.public_url:
+            public = urlsplit(settings.public_url)
+            ours.add((public.scheme, public.netloc))
+        return (parts.scheme, parts.netloc) in ours
 
     async def checked_form(self, request: Request) -> FormData | Response:
         """The posted form (with every value of a repeated field), or a refusal without a valid CSRF token."""

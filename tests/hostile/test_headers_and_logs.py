@@ -169,3 +169,46 @@ def test_healthz_checks_the_database_and_says_503_when_it_cannot_write(world: Wo
     # The probe left nothing behind.
     with sqlite3.connect(world.server.db_path) as db:
         assert db.execute("SELECT count(*) FROM sessions WHERE token_hash = ''").fetchone()[0] == 0
+
+
+def _login_via(server: BeckonServer, origin: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """Sign in as a browser on ``origin`` would: Origin header set, its cookies handed back even if Secure."""
+    headers = headers or {}
+    page = httpx.get(f"{server.base}/app/login", headers=headers)
+    csrf_cookie = page.headers["set-cookie"].split(";", 1)[0]
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return httpx.post(
+        f"{server.base}/app/login",
+        data={"email": MANAGER[0], "password": MANAGER[1], "csrf": token},
+        headers=headers | {"cookie": csrf_cookie, "origin": origin},
+    )
+
+
+def test_forms_work_behind_a_tls_proxy_and_still_refuse_other_origins(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
+    proxied: BeckonServer = fresh_beckon(BECKON_TRUST_PROXY="1")
+    netloc = proxied.base.removeprefix("http://")
+    tls = {"x-forwarded-proto": "https"}
+    assert _login_via(proxied, f"https://{netloc}", tls).status_code == 303  # the browser's page is https
+    assert _login_via(proxied, "https://evil.test", tls).status_code == 403
+    assert _login_via(proxied, f"https://{netloc}").status_code == 403  # no proxy said https: a foreign scheme
+
+    public: BeckonServer = fresh_beckon(BECKON_PUBLIC_URL="https://beckon.test")
+    assert _login_via(public, "https://beckon.test").status_code == 303
+    assert _login_via(public, "https://evil.test").status_code == 403
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
+    """Behind a proxy every peer is the proxy: one guesser must not lock everyone out (and logs name the client)."""
+    for trusted in (True, False):
+        server: BeckonServer = fresh_beckon(
+            BECKON_LOGIN_MAX_FAILURES="1", **({"BECKON_TRUST_PROXY": "1"} if trusted else {})
+        )
+        guesser = {"x-forwarded-for": "198.51.100.1, 203.0.113.5"}
+        with httpx.Client(base_url=server.base, headers=guesser) as client:
+            codes = [login(client, f"guess{n}@example.test", "wrong-password").status_code for n in range(5)]
+        assert codes == [401, 401, 401, 401, 429]  # four accounts' worth per address, then held back
+        with httpx.Client(base_url=server.base, headers={"x-forwarded-for": "203.0.113.6"}) as someone_else:
+            code = login(someone_else, "other@example.test", "wrong-password").status_code
+        assert code == (401 if trusted else 429), trusted
+        rid = httpx.get(f"{server.base}/healthz", headers=guesser).headers["x-request-id"]
+        assert line_for(server, rid)["client"] == ("203.0.113.5" if trusted else "127.0.0.1")
