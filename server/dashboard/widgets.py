@@ -200,6 +200,8 @@ def located(kind: str, error: str) -> dict[str, str]:
         return {"path": f"{base}.{field}" if field else base, "message": error}
     if kind == "quiz" and (m := _NUMBERED.match(error)):
         return {"path": f"{m[1]}[{int(m[2]) - 1}]", "message": error}
+    if kind == "quiz" and error.startswith("a path reaches the result"):
+        return {"path": "steps", "message": error}
     if m := _PATH.match(error):
         path = m[1]
         if kind == "popup":  # popup lists count from 1 in its messages
@@ -258,7 +260,7 @@ class WidgetPages:
             for kind in SINGLE:  # always listed: a site without one yet gets a link to set it up
                 widget = await self.store.get_widget(site.id, kind)
                 rows.append({"site": site, "kind": kind, "widget": widget, "url_slug": SINGLE_SLUG, "counts": {}})
-            for kind in VALIDATORS:
+            for kind in (k for k in VALIDATORS if k not in SINGLE):
                 for widget in await self.store.site_widgets(site.id, kind):
                     if widget.slug:
                         row = {"site": site, "kind": kind, "widget": widget, "url_slug": widget.slug}

@@ -296,3 +296,29 @@ def test_canned_replies_are_edited_with_the_chat_and_kept_as_the_site_setting(
     assert refused.status_code == 400
     assert [e["path"] for e in located_errors(refused.text)] == ["canned[0].shortcut", "canned[1].text"]
     assert beckon.with_store(settings)["canned"] == canned
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda q: q["steps"][6].update(next="layout"), "steps[6]"),  # a loop: the step that leads back
+        (lambda q: q["steps"][5].update(next="result"), "steps"),  # a path that skips the contact step
+        (lambda q: q["steps"][1].update(id="layout"), "steps[1].id"),
+        (lambda q: q["steps"][0]["options"][0].pop("image"), "steps[0].options[0].image"),
+        (lambda q: q["steps"][7].update(required=["fax"]), "steps[7].required"),
+        (lambda q: q["ranges"][0].update(result="cost"), "ranges[0]"),
+    ],
+)
+def test_quiz_errors_in_words_are_located_at_their_field(
+    shop: str, owner: httpx.Client, change: Any, path: str
+) -> None:
+    quiz = copy.deepcopy(KITCHEN_QUIZ)
+    change(quiz)
+    csrf = csrf_from(owner.get(f"/app/widgets/{shop}/quiz/kitchen-cost").text)
+    reply = owner.post(
+        f"/app/preview/{shop}/quiz/kitchen-cost",
+        data={"csrf": csrf, "definition": json.dumps(quiz)},
+        headers={"Accept": "application/json"},
+    )
+    assert reply.status_code == 400
+    assert path in [e["path"] for e in reply.json()["errors"]], reply.json()
