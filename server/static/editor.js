@@ -252,7 +252,8 @@ function start(root) {
         const el = h('select', { id: idFor(path) }, f.must ? null : h('option', { value: '', text: f.def ? `(default: ${f.def})` : '(default)' }),
           ...f.choices.map(([v, l]) => h('option', { value: v, text: l })));
         if (value != null && !f.choices.some(([v]) => v == value)) el.append(h('option', { value, text: `${value} (unknown)` }));
-        el.value = value == null ? '' : String(value);
+        // A select that must have a value shows its first choice, the validator's default, when unset.
+        el.value = value == null ? (f.must ? f.choices[0][0] : '') : String(value);
         el.addEventListener('change', () => { put(draft, path, el.value || undefined); changed(f.rerender) });
         return row(f, path, el);
       }
@@ -383,7 +384,8 @@ function start(root) {
         D.getElementById(`${idFor(path)}-${j}-name`).value.trim(),
         (x => f.number ? (x.trim() === '' ? x : Number(x)) : x)(D.getElementById(`${idFor(path)}-${j}-value`).value),
       ]).filter(([n]) => n);
-      name.addEventListener('change', () => { write(read()); render() });
+      // Renamed in place (no re-render under the owner's fingers); errors find the value by its new name.
+      name.addEventListener('input', () => { val.dataset.path = pathText(path.concat(name.value.trim())); write(read()) });
       val.addEventListener('input', () => write(read()));
       // Order matters where later entries use earlier ones (results are worked out in turn).
       const tools = h('div', { class: 'ef-tools' });

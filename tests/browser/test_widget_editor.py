@@ -272,3 +272,42 @@ def stored_version(server: BeckonServer) -> int:
         return (await store.get_widget(site.id, "quiz", "sofa")).version
 
     return server.with_store(action)
+
+
+def test_the_quiz_calculator_is_built_in_the_form(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-calc")
+    owner = signed_in(new_context(), beckon, email)
+    owner.goto(f"{beckon.base}/app/widgets/ed-calc/quiz/sofa")
+    first = owner.get_by_role("group", name="Step 1", exact=True)
+    for n, seats in ((1, "2"), (2, "3")):
+        option = first.get_by_role("group", name=f"Option {n}", exact=True)
+        option.get_by_role("button", name="Add a variable").click()
+        option = owner.get_by_role("group", name="Step 1", exact=True).get_by_role(
+            "group", name=f"Option {n}", exact=True
+        )
+        option.get_by_label("Variable 1 name").fill("seats")
+        option.get_by_label("Variable 1 amount").fill(seats)
+    owner.get_by_role("button", name="Add a result").click()
+    owner.get_by_label("Result 1 name").fill("price")
+    formula = owner.get_by_label("Result 1 formula")
+    formula.fill("seats *")
+    expect(formula).to_have_attribute("aria-invalid", "true")
+    expect(owner.get_by_text("results.price:")).to_be_visible()
+    formula.fill("seats * 400")
+    expect(formula).not_to_have_attribute("aria-invalid", "true")
+    owner.get_by_role("button", name="Add a shown result").click()
+    shown = owner.get_by_role("group", name="Shown result 1", exact=True)
+    shown.get_by_label("Result").fill("price")
+    shown.get_by_label("Label").fill("Your price")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    owner.get_by_role("button", name="Publish").click()
+    expect(owner.get_by_role("status").filter(has_text="Published: version 2")).to_be_visible()
+
+    async def config(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-calc")
+        return (await store.get_widget(site.id, "quiz", "sofa")).config
+
+    saved = beckon.with_store(config)
+    assert saved["results"] == {"price": "seats * 400"}
+    assert saved["show"] == [{"result": "price", "label": "Your price"}]
+    assert [o["add"] for o in saved["steps"][0]["options"]] == [{"seats": 2}, {"seats": 3}]
