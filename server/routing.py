@@ -362,7 +362,8 @@ class Router:
         if at is not None:
             heapq.heappush(self._timeline, (at, lead_id))
         if len(self._timeline) > 2 * len(self._active) + 1000:  # drop stale entries now and then
-            self._timeline = [(t, i) for t, i in self._timeline if i in self._active]
+            current = {(self._due(c), i) for i, c in self._active.items()}
+            self._timeline = [entry for entry in set(self._timeline) if entry in current]
             heapq.heapify(self._timeline)
 
     async def _run(self) -> None:
