@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
@@ -38,6 +40,7 @@ def normalise_phone(raw: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)  # -- bench (#10): a lead's number is formatted for every card and summary
 def format_phone(e164: str) -> str:
     """Human-readable international form, for the dashboard."""
     try:
