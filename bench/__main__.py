@@ -19,13 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from bench import alert_latency, chat_latency, connections, host_page, ingest, weight
+from bench import alert_latency, chat_latency, connections, disk, host_page, ingest, weight
 from bench.machine import describe, raise_open_files
 from bench.server import SITE, start
 from bench.stats import Figure, fmt
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
-SECTIONS = ("weight", "host", "ingest", "alert", "chat", "connections")
+SECTIONS = ("weight", "host", "disk", "ingest", "alert", "chat", "connections")
 
 
 def with_server(action: Callable[..., list[Figure]], *args: object, **server_args: object) -> list[Figure]:
@@ -86,6 +86,8 @@ def main() -> int:
     plan: list[tuple[str, Callable[[], list[Figure]]]] = []
     if chosen & {"weight", "host"}:
         plan.append(("weight + host page", lambda: weight_and_host(args.runs)))
+    if "disk" in chosen:
+        plan.append(("disk", lambda: disk.measure(args.runs)))
     if "ingest" in chosen:
         plan.append(("ingest", lambda: with_server(ingest.measure, args.runs)))
     if "alert" in chosen:

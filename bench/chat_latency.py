@@ -30,6 +30,9 @@ async def probe(server: BeckonServer, samples: int) -> tuple[list[float], list[f
         f"{server.ws_base}/ws/manager", origin=server.base, additional_headers={"Cookie": cookie}, max_queue=None
     )
     await manager.send(json.dumps({"type": "hello", "since": 10**9}))
+    # Signed in and online once the welcome comes: only then do probes start.
+    while json.loads(await manager.recv()).get("type") != "welcome":
+        pass
     to_manager: list[float] = []
     round_trip: list[float] = []
     sent_at: dict[str, float] = {}
