@@ -78,6 +78,7 @@ const SCHEMAS = {
       select('device', 'Device', [['any', 'Any'], ['desktop', 'Desktop'], ['mobile', 'Mobile']], { def: 'any' }),
       select('visitor', 'Visitor', [['any', 'Any'], ['new', 'New'], ['returning', 'Returning']], { def: 'any' }),
       text('referrer', 'Came from (part of the referrer)'),
+      pairs('utm', 'Campaign tags (every one must match)', 'Tag', 'Value'),
       group('schedule', 'Schedule (site timezone)', [text('from', 'From date', { type: 'date' }),
         text('to', 'To date', { type: 'date' }), checks('days', 'Weekdays', WEEKDAYS),
         { t: 'hours', key: 'hours', label: 'Hours' }])]),
