@@ -32,6 +32,26 @@ node:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
+# -- served widgets (issue #10's weight budget) --
+# terser (Debian's package) minifies the loader and the widget chunks and renames their local names.
+# Its output is committed, so `make demo` needs no Node; server/assets.py serves a build only if it
+# was made from the source as it is now (the hash in its first line), else the source minified by
+# rjsmin, and tests/integration/test_config_and_assets.py fails until `make widgets` is run again.
+.PHONY: widgets
+widgets: node
+	@command -v terser >/dev/null || { \
+	  echo "installing Debian's terser to build the widgets"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq terser; }
+	@mkdir -p widgets/dist embed/dist
+	@set -e; for src in embed/embed.js widgets/*.js; do \
+	  out=$$(dirname $$src)/dist/$$(basename $$src); \
+	  case $$src in widgets/*) mod=--module;; *) mod=;; esac; \
+	  { echo "// built by make widgets from $$src $$(sha256sum $$src | cut -c1-16)"; \
+	    NODE_PATH=/usr/share/nodejs terser $$src $$mod --ecma 2020 --compress --mangle; } > $$out.tmp; \
+	  mv $$out.tmp $$out; echo "$$out: $$(gzip -9 < $$out | wc -c) B gzipped"; \
+	done
+
 demo: $(VENV)/.installed
 	$(BIN)/beckon demo
 

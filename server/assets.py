@@ -2,13 +2,18 @@
 
 Chunks are served under a content hash so browsers may cache them forever;
 the loader itself keeps a short cache so a new release reaches visitors soon.
-The sources stay readable in the repository; visitors get them minified
-(comments and spaces out, nothing renamed) by rjsmin when the server starts.
+The sources stay readable in the repository; visitors get what `make widgets` built
+from them with terser (local names renamed; committed beside them in dist/, so
+serving needs no Node). A build is served only if it was made from the source as it
+is now (the source's hash is in its first line); otherwise the source is served
+minified by rjsmin (comments and spaces out, nothing renamed), and the server says so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +21,10 @@ import rjsmin
 from starlette.requests import Request
 from starlette.responses import Response
 
+log = logging.getLogger("beckon.assets")
+
 JS = "text/javascript; charset=utf-8"
+BUILT = re.compile(r"// built by make widgets from \S+ ([0-9a-f]{16})\n")
 LOADER_CACHE = "public, max-age=300"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -26,6 +34,7 @@ class Asset:
     name: str
     body: bytes
     digest: str
+    built: bool  # terser's build of the current source, not the rjsmin fallback
 
     @property
     def hashed_name(self) -> str:
@@ -42,8 +51,16 @@ class Assets:
 
     @staticmethod
     def _read(path: Path) -> Asset:
-        body = rjsmin.jsmin(path.read_text(encoding="utf-8")).encode()
-        return Asset(name=path.stem, body=body, digest=hashlib.sha256(body).hexdigest()[:12])
+        source = path.read_bytes()
+        build = path.parent / "dist" / path.name
+        text = build.read_text(encoding="utf-8") if build.is_file() else ""
+        made = BUILT.match(text)
+        if made and made.group(1) == hashlib.sha256(source).hexdigest()[:16]:
+            body, built = text[made.end() :].encode(), True
+        else:
+            log.warning("%s is missing or older than %s: serving it unrenamed; run `make widgets`", build, path.name)
+            body, built = rjsmin.jsmin(source.decode("utf-8")).encode(), False
+        return Asset(name=path.stem, body=body, digest=hashlib.sha256(body).hexdigest()[:12], built=built)
 
     def chunk_url(self, base: str, name: str) -> str:
         return f"{base}/widgets/{self.chunks[name].hashed_name}"

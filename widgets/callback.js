@@ -4,9 +4,8 @@
 // while the panel is closed it shows as a small chip beside the button.
 
 const STYLE = `
-.w{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827}
 .fab{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
- background:var(--bk-accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;
+ background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;
  align-items:center;justify-content:center;transition:transform .2s}
 .fab:hover{transform:scale(1.06)}
 .fab svg{width:26px;height:26px;fill:currentColor}
@@ -16,17 +15,12 @@ const STYLE = `
 .chip{display:block;box-sizing:border-box;max-width:100%;padding:7px 14px;border:0;border-radius:18px;background:#fff;color:#111827;box-shadow:0 2px 10px rgba(0,0,0,.22);
  font:inherit;font-size:14px;line-height:22px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer;
  font-variant-numeric:tabular-nums}
-.chip::before{content:"";display:inline-block;width:8px;height:8px;margin-right:8px;border-radius:50%;background:var(--bk-accent);vertical-align:1px}
-button:focus-visible,input:focus-visible,select:focus-visible,a:focus-visible{outline:3px solid var(--bk-accent);outline-offset:2px}
-.bd{position:fixed;inset:0;z-index:2147483001;background:rgba(15,23,42,.3)}
+.chip::before{content:"";display:inline-block;width:8px;height:8px;margin-right:8px;border-radius:50%;background:var(--a);vertical-align:1px}
 .panel{position:fixed;right:20px;bottom:calc(88px + var(--kb,0px));z-index:2147483002;box-sizing:border-box;
  width:340px;max-width:calc(100vw - 40px);max-height:calc(var(--vh,100vh) - 108px);overflow:auto;padding:20px;
  background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);animation:in .18s ease-out}
 .panel:focus,.msg:focus,.st:focus{outline:none}
 .left .panel{right:auto;left:20px}
-@keyframes in{from{opacity:0;transform:translateY(8px)}}
-h2{margin:0 40px 4px 0;font-size:18px;line-height:1.3;font-weight:600}
-p{margin:0 0 14px;color:#4b5563}
 .msg{margin:8px 0 4px;color:#111827;font-size:16px}
 .st{margin:8px 0 4px;font-variant-numeric:tabular-nums}
 .st p{margin:0 0 6px;color:#111827;font-size:16px}
@@ -34,26 +28,9 @@ p{margin:0 0 14px;color:#4b5563}
 .st .sn{color:#4b5563;font-size:14px}
 .st p:empty{display:none}
 .st:not([hidden])+a+form{margin-top:14px}
-.again{font-size:14px;color:var(--bk-accent)}
-.x{position:absolute;top:10px;right:10px;width:36px;height:36px;border:0;border-radius:8px;background:none;
- color:#6b7280;font:inherit;font-size:24px;line-height:1;cursor:pointer}
-.x:hover{background:#f3f4f6}
-.f{margin:0 0 12px}
-label{display:block;margin:0 0 4px;font-weight:500}
-input,select{display:block;box-sizing:border-box;width:100%;margin:0;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;
- background:#fff;color:#111827;font:inherit;font-size:16px;line-height:1.3}
-.ck{display:flex;gap:8px;align-items:flex-start;flex-wrap:wrap}
-.ck input{width:20px;height:20px;flex:none;margin:1px 0 0;accent-color:var(--bk-accent)}
-.ck label{flex:1;margin:0;font-weight:400;font-size:14px}
-.ck .err{flex-basis:100%}
-[aria-invalid=true]{border-color:#b91c1c;outline-color:#b91c1c}
-.err{margin-top:4px;color:#b91c1c;font-size:13px}
+.again{font-size:14px;color:var(--a)}
 .fe{margin:0 0 10px;padding:8px 10px;border-radius:8px;background:#fef2f2;font-size:14px}
-.err:empty{display:none}
 .hp{position:absolute;left:-9999px;top:auto;width:1px;height:1px;overflow:hidden}
-.go{width:100%;margin-top:4px;padding:12px;border:0;border-radius:8px;background:var(--bk-accent);color:#fff;
- font:inherit;font-size:16px;font-weight:600;cursor:pointer}
-.go:disabled{opacity:.7;cursor:progress}
 @media (max-width:480px){.panel,.left .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none;
  max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}
 `;
@@ -69,11 +46,8 @@ export default function callback(rt, config) {
   const { h } = rt, K = 'callback', D = document, L = rt.lang(), J = JSON.stringify;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;
-  const c = String(config.color || '');
-  const accent = /^[#\w(),.%\s-]{1,60}$/.test(c) && CSS.supports('color', c) ? c : '#0f766e';
-  const { host, root } = rt.mount(K, ':host{--bk-accent:' + accent + '}' + STYLE);
-  // Every listener runs under the runtime's guard: a bug disables this widget, never the page.
-  const on = (el, ev, fn) => el.addEventListener(ev, e => rt.guard(K, () => fn(e)));
+  const { host, root } = rt.mount(K, ':host{--a:' + rt.accent(config.color) + '}' + rt.UI + STYLE);
+  const on = (el, ev, fn) => el.addEventListener(ev, rt.G(K, fn));
 
   // ---- times, in the visitor's time zone and language
   const fmts = {}, fmt = o => fmts[J(o)] ||= new Intl.DateTimeFormat(L, o), F = (o, ms) => fmt(o).format(ms);
@@ -91,29 +65,19 @@ export default function callback(rt, config) {
   const slots = closed && Array.isArray(H.slots) ? H.slots.filter(s => s && s.end > s.start) : [];
   const goText = slots.length ? T('book') : T('submit');
 
-  const svg = D.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  const path = D.createElementNS('http://www.w3.org/2000/svg', 'path');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  path.setAttribute('d', PHONE);
-  svg.append(path);
   const fab = h('button', {
     type: 'button', class: 'fab', part: 'button', 'aria-label': T('button'),
     'aria-haspopup': 'dialog', 'aria-expanded': 'false',
-  }, svg);
+  }, rt.icon(PHONE));
   const chip = h('button', { type: 'button', class: 'chip', part: 'chip', 'aria-haspopup': 'dialog' });
   const chipBox = h('div', { class: 'cw', role: 'status', 'aria-live': 'polite', hidden: '' }, chip);
 
-  const field = (name, attrs, tag = 'input', text = T(name), cls = 'f') => {
-    const id = 'bk-' + name, err = h('div', { class: 'err', id: id + '-err' });
-    const input = h(tag, { id, name, ...attrs }), label = h('label', { for: id }, text);
-    return { row: h('div', { class: cls }, ...(cls == 'f' ? [label, input] : [input, label]), err), input, err };
-  };
+  const field = (name, attrs, tag, text = T(name)) => rt.field('bk-' + name, { name, ...attrs }, text, tag);
   const phone = field('phone', { type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: '' });
   const name = field('name', { type: 'text', autocomplete: 'name' });
   const slot = slots.length && field('slot', { required: '' }, 'select');
   const consent = config.require_consent &&
-    field('consent', { type: 'checkbox', required: '' }, 'input', String(config.consent_text || T('consent')), 'f ck');
+    field('consent', { type: 'checkbox', required: '' }, 'input', String(config.consent_text || T('consent')));
   const fields = [phone, name, slot, consent].filter(Boolean);
   // Honeypot: invisible to people and assistive tech; bots that fill it get a fake success.
   const trap = h('input', { id: 'bk-website', name: 'website', type: 'text', tabindex: '-1', autocomplete: 'off' });
@@ -128,7 +92,7 @@ export default function callback(rt, config) {
   const sh = h('p', { class: 'sh' }), sl = h('p', { class: 'sl' }), sn = h('p', { class: 'sn' });
   const again = h('a', { href: '#', class: 'again', hidden: '' }, T('again'));
   const stat = h('div', { class: 'st', role: 'status', 'aria-live': 'polite', tabindex: '-1', hidden: '' }, sh, sl, sn);
-  const close = h('button', { type: 'button', class: 'x', 'aria-label': rt.t('close', null, config.texts) }, '×');
+  const close = rt.closer(config.texts);
   const panel = h('div', {
     class: 'panel', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'bk-title', tabindex: '-1', hidden: '',
   }, close, h('h2', { id: 'bk-title' }, T('title')), intro, stat, again, form, msg);
@@ -148,14 +112,10 @@ export default function callback(rt, config) {
     return now < Math.max(v.at, Math.max(f.due_at || 0, f.window_end || 0, f.scheduled_for || 0) - skew(v)) + STALE;
   };
   const read = () => {
-    try {
-      const v = JSON.parse(localStorage.getItem(SK));
-      return v && v.f && v.f.state && fresh(v) ? v : null;
-    } catch (e) { return null }
+    const v = rt.kept(K);
+    return v && v.f && v.f.state && fresh(v) ? v : null;
   };
-  const save = () => {
-    try { cur ? localStorage.setItem(SK, J(cur)) : localStorage.removeItem(SK) } catch (e) {}
-  };
+  const save = () => rt.keep(K, cur);
   const done = () => cur && cur.f.state == 'done';
   const wrong = () => done() && cur.f.outcome == 'wrong_number';
   const left = () => Math.max(0, Math.ceil((cur.f.due_at - skew(cur) - Date.now()) / 1e3));
@@ -300,9 +260,6 @@ export default function callback(rt, config) {
     rt.emit('close', { kind: K });
   }
 
-  const focusables = () => [...panel.querySelectorAll('button,input,select,a[href],[tabindex="0"]')]
-    .filter(el => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
-
   on(fab, 'click', () => (isOpen ? shut() : open()));
   on(chip, 'click', open);
   on(close, 'click', shut);
@@ -314,31 +271,12 @@ export default function callback(rt, config) {
     save();
     show('form');
   });
-  on(panel, 'keydown', e => {
-    if (e.key == 'Escape') { e.stopPropagation(); shut() }
-    else if (e.key == 'Tab') { // focus trap: Tab / Shift-Tab cycle inside the dialog
-      const f = focusables(), i = f.indexOf(root.activeElement);
-      if (!f.length) return e.preventDefault();
-      if (e.shiftKey ? i <= 0 : i < 0 || i == f.length - 1) {
-        e.preventDefault();
-        f[e.shiftKey ? f.length - 1 : 0].focus();
-      }
-    }
-  });
+  rt.trap(K, panel, shut);
 
-  const invalid = (fld, text, focus = true) => {
-    fld.err.textContent = text;
-    fld.input.setAttribute('aria-invalid', 'true');
-    fld.input.setAttribute('aria-describedby', fld.err.id);
-    if (focus) fld.input.focus();
-  };
+  const invalid = rt.invalid;
   const clear = () => {
     formErr.textContent = '';
-    for (const fld of fields) {
-      fld.err.textContent = '';
-      fld.input.removeAttribute('aria-invalid');
-      fld.input.removeAttribute('aria-describedby');
-    }
+    fields.forEach(rt.valid);
   };
   const sending = on => {
     if (on && root.activeElement == go) panel.focus(); // a disabled button would drop focus out of the dialog
@@ -395,8 +333,8 @@ export default function callback(rt, config) {
   cur = read();
   if (cur) {
     show('status');
-    (self.requestIdleCallback || setTimeout)(() => rt.connect(), { timeout: 2e3 });
-  } else try { localStorage.removeItem(SK) } catch (e) {}
+    rt.idle(rt.connect);
+  } else rt.keep(K);
 
   return { open, close: shut, host };
 }

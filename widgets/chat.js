@@ -2,9 +2,9 @@
 // in localStorage once the visitor has written, and the server fills gaps by seq. Offline: a lead form.
 
 const STYLE = `
-.w{font:15px/1.45 system-ui,sans-serif;color:#111827;--b:20px}
+.w{--b:20px}
 .fab{position:fixed;bottom:var(--b);right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
- background:var(--bk-accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}
+ background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}
 .fab svg{width:28px;height:28px;fill:currentColor}
 .n{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 5px;box-sizing:border-box;border-radius:10px;
  background:#dc2626;font:600 12px/20px sans-serif}
@@ -14,12 +14,12 @@ const STYLE = `
 .left .fab,.left .panel{right:auto;left:20px}
 .hd{display:flex;align-items:center;padding:10px 8px 10px 16px;border-bottom:1px solid #e5e7eb}
 h2{flex:1;margin:0;font-size:17px}
-.x{width:36px;height:36px;border:0;background:none;color:#6b7280;font-size:24px;cursor:pointer}
+.hd .x{position:static}
 .main{flex:1;overflow:auto;padding:8px 14px 12px;overscroll-behavior:contain}
 .m{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;margin:8px 0}
 .v{margin-left:auto;align-items:flex-end}
 .b{padding:8px 12px;border-radius:14px;background:#f3f4f6;white-space:pre-wrap;overflow-wrap:anywhere}
-.v .b{background:var(--bk-accent);color:#fff}
+.v .b{background:var(--a);color:#fff}
 .v a{color:inherit}
 .q .b{opacity:.65}
 .who{display:flex;align-items:center;gap:6px;margin-bottom:3px}
@@ -28,25 +28,21 @@ h2{flex:1;margin:0;font-size:17px}
 .ty{padding:0 16px 6px}
 .foot{border-top:1px solid #e5e7eb}
 .ft{display:flex;gap:8px;align-items:flex-end;padding:10px 12px}
-.ft textarea{flex:1;min-height:42px;max-height:120px;resize:none;field-sizing:content}
-p{margin:10px 0}
-label{display:block;margin:10px 0 4px;font-size:14px}
-input,textarea{box-sizing:border-box;width:100%;padding:9px 12px;border:1px solid #d1d5db;border-radius:8px;font:inherit;font-size:16px}
-[aria-invalid=true]{border-color:#b91c1c}
-.err{margin:4px 0;color:#b91c1c;font-size:13px}
+.ft textarea{flex:1;min-height:42px;max-height:120px;resize:none;field-sizing:content;box-sizing:border-box;padding:9px 12px;
+ border:1px solid #d1d5db;border-radius:8px;font:inherit;font-size:16px}
+p{margin:10px 0;color:inherit}
+.f{margin:0}
+label{margin:10px 0 4px;font-weight:400;font-size:14px}
 .foot .err{margin:6px 14px 0}
-.err:empty{display:none}
-.go,.alt{padding:10px 16px;border:0;border-radius:8px;background:var(--bk-accent);color:#fff;font:inherit;font-weight:600;cursor:pointer}
-.go:disabled{opacity:.6}
+.ft .go{width:auto;padding:10px 16px}
 .xb .go,.alt{width:100%;margin-top:12px}
-.alt{background:none;color:var(--bk-accent);box-shadow:inset 0 0 0 1px}
+.alt{padding:10px 16px;border:0;border-radius:8px;font:inherit;font-weight:600;cursor:pointer;background:none;color:var(--a);box-shadow:inset 0 0 0 1px}
 .faces{display:flex;gap:6px}
 .face{flex:1;height:46px;border:1px solid #d1d5db;border-radius:8px;background:none;color:#6b7280;cursor:pointer}
 .face svg{width:30px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}
-.face[aria-pressed=true]{color:var(--bk-accent);box-shadow:inset 0 0 0 2px}
-a{color:var(--bk-accent)}
+.face[aria-pressed=true]{color:var(--a);box-shadow:inset 0 0 0 2px}
+a{color:var(--a)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
-:focus-visible{outline:3px solid var(--bk-accent);outline-offset:2px}
 .panel:focus,p:focus{outline:none}
 @media (max-width:480px){.panel,.left .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none;height:var(--vh,100vh);
  border-radius:0}.open .fab{display:none}}
@@ -60,21 +56,12 @@ export default function chat(rt, config) {
   const { h } = rt, K = 'chat', D = document, W = window, now = Date.now;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;
-  const c = String(config.color || '');
-  const accent = /^[#\w(),.%\s-]{1,60}$/.test(c) && CSS.supports('color', c) ? c : '#0f766e';
-  const { host, root } = rt.mount(K, ':host{--bk-accent:' + accent + '}' + STYLE);
+  const { host, root } = rt.mount(K, ':host{--a:' + rt.accent(config.color) + '}' + rt.UI + STYLE);
   // Whatever runs later runs guarded: a bug disables this widget, never the page.
-  const G = fn => (...a) => rt.guard(K, () => fn(...a));
+  const G = fn => rt.G(K, fn);
   const on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
   const later = (fn, ms) => setTimeout(G(fn), ms);
-  const icon = d => {
-    const n = 'http://www.w3.org/2000/svg', svg = D.createElementNS(n, 'svg'), p = D.createElementNS(n, 'path');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('aria-hidden', true);
-    p.setAttribute('d', d);
-    svg.append(p);
-    return svg;
-  };
+  const { icon } = rt;
 
   // A message: {id: own frame id, c: conversation, s: seq, w: author, n: name, t: text, at,
   // f: frame not acked yet, r: seen, k: read by the manager}. The last of convs is current.
@@ -102,7 +89,7 @@ export default function chat(rt, config) {
   // Nothing is stored before the visitor has sent something.
   function load(first) {
     let v;
-    try { v = JSON.parse(localStorage.getItem(SK)) } catch (e) {}
+    v = rt.kept(K);
     const m = v && Array.isArray(v.m) ? v.m.filter(x => x && typeof x.t == 'string' && x.at > now() - KEEP) : [];
     if (!m.length) return first && save(1);
     (v.cs || []).forEach(adopt);
@@ -111,25 +98,20 @@ export default function chat(rt, config) {
     m.forEach(up);
   }
   function save(drop) {
-    try {
-      if (drop) return localStorage.removeItem(SK);
-      if (!cur() && !mine()) return;
-      msgs = msgs.filter(m => m.at > now() - KEEP || !m.s).slice(-200);
-      convs = convs.filter(x => x == cur() || msgs.some(m => m.c == x));
-      localStorage.setItem(SK, JSON.stringify({ cs: convs, st, rc: rated, m: msgs }));
-    } catch (e) {}
+    if (drop) return rt.keep(K);
+    if (!cur() && !mine()) return;
+    msgs = msgs.filter(m => m.at > now() - KEEP || !m.s).slice(-200);
+    convs = convs.filter(x => x == cur() || msgs.some(m => m.c == x));
+    rt.keep(K, { cs: convs, st, rc: rated, m: msgs });
   }
 
   const badge = h('span', { class: 'n', 'aria-hidden': 'true' });
   const fab = h('button', { type: 'button', class: 'fab', part: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' },
     icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z'), badge);
-  const close = h('button', { type: 'button', class: 'x', 'aria-label': T('close') }, '×');
+  const close = rt.closer(config.texts);
   const log = h('div', { role: 'log', 'aria-live': 'polite' }), xb = h('div', { class: 'xb' });
   const main = h('div', { class: 'main' }, log, xb), ty = h('div', { class: 'ty', hidden: '' });
-  const field = (name, tag = 'input', attrs) => {
-    const id = 'bkc-' + name, err = h('div', { class: 'err', id: id + '-e' }), input = h(tag, { id, name, 'aria-describedby': id + '-e', ...attrs });
-    return { row: h('div', {}, h('label', { for: id }, T(name)), input, err), input, err };
-  };
+  const field = (name, tag, attrs) => rt.field('bkc-' + name, { name, ...attrs }, T(name), tag);
   const F = {
     name: field('name', 'input', { autocomplete: 'name' }),
     email: field('email', 'input', { type: 'email', autocomplete: 'email' }),
@@ -265,14 +247,10 @@ export default function chat(rt, config) {
     } catch (e) {}
   }
 
-  const invalid = (f, text) => {
-    f.err.textContent = text;
-    f.input.setAttribute('aria-invalid', true);
-    f.input.focus();
-  };
+  const { invalid } = rt;
   const clear = () => {
     err.textContent = '';
-    for (const k in F) F[k].err.textContent = '', F[k].input.removeAttribute('aria-invalid');
+    Object.values(F).forEach(rt.valid);
   };
   const val = k => F[k].input.value.trim();
   const contact = (ks, need) => {
@@ -422,7 +400,9 @@ export default function chat(rt, config) {
     fit();
     draw();
     main.scrollTop = main.scrollHeight;
-    target().focus();
+    const t = target();
+    t.focus();
+    t.scrollIntoView({ block: 'nearest' }); // focused already by draw(): what it says is in view
     rt.emit('open', { kind: K });
     rt.track(K + '_opened');
   }
@@ -439,25 +419,15 @@ export default function chat(rt, config) {
   }
   on(fab, 'click', () => isOpen ? shut() : open());
   on(close, 'click', shut);
-  on(panel, 'keydown', e => {
-    if (e.key == 'Escape') { e.stopPropagation(); shut() }
-    else if (e.key == 'Tab') {
-      const f = [...panel.querySelectorAll('button,input,textarea,a')].filter(x => !x.disabled && x.getClientRects().length);
-      const i = f.indexOf(root.activeElement);
-      if (e.shiftKey ? i <= 0 : i == f.length - 1) {
-        e.preventDefault();
-        f.at(e.shiftKey ? -1 : 0).focus();
-      }
-    }
-  });
+  rt.trap(K, panel, shut);
 
   load(1);
   draw();
   if (cur() || msgs.length) {
-    (self.requestIdleCallback || setTimeout)(G(() => {
+    rt.idle(G(() => {
       msgs.forEach(m => m.f && post(m));
       rt.connect();
-    }), { timeout: 2e3 });
+    }));
   }
 
   return { open, close: shut, host };

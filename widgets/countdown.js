@@ -94,18 +94,18 @@ button{font:inherit;cursor:pointer}
 export default function countdown(rt, config) {
   config = config || {};
   const K = 'countdown', W = window, D = document, items = config.items || {}, { h } = rt, lang = rt.lang();
-  const G = fn => (...a) => rt.guard(K, () => fn(...a)), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
-  const S = {}, seen = new WeakSet(), LK = 'beckon:' + rt.key() + ':' + K;
+  const G = fn => rt.G(K, fn), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
+  const S = {}, seen = new WeakSet();
   let timer = 0, ready = 0;
 
   // localStorage: {ask: {slug: id of the ask not yet answered}, went: {slug: deadline redirected at}};
   // sessionStorage: {closed: {slug: 1}} for bars closed in this session.
-  const get = st => { try { return JSON.parse(W[st + 'Storage'].getItem(LK)) || {} } catch (e) { return {} } };
+  const get = st => rt.kept(K, st) || {};
   const put = (st, k, slug, v) => {
     const m = get(st);
     m[k] = { ...m[k], [slug]: v };
     if (v == null) delete m[k][slug];
-    try { W[st + 'Storage'].setItem(LK, JSON.stringify(m)) } catch (e) {}
+    rt.keep(K, m, st);
   };
   const isBar = it => /^bar-(top|bottom)$/.test(it.display || 'bar-top');
 
@@ -258,7 +258,7 @@ export default function countdown(rt, config) {
         kids.push(b);
       }
     }
-    const c = String(it.color || ''), a = CSS.supports('color', c) ? c : '#0f766e';
+    const a = rt.accent(it.color);
     const w = v.w = h('div', { class: 'w ' + (v.bar ? 'bar ' + v.pos : 'inl'), role: 'region', 'aria-label': String(it.title || T('offer')) }, h('div', { class: 'in' }, ...kids));
     w.style.setProperty('--a', a);
     w.style.setProperty('--f', fg(a));

@@ -84,23 +84,20 @@ const clicks = (t, out) => {
   return out;
 };
 
-// Built-in texts; configured ones win.
-const KEYS = 'title phone email name submit thanks code copy copied consent consent_err contact'.split(' ');
+// Built-in texts; configured ones win (phone, email, name, consent: the runtime's).
+const KEYS = 'title submit thanks code copy copied consent_err contact'.split(' ');
 const TX = {
-  en: "Special offer|Phone|Email|Name|Send|Thank you! We'll be in touch soon.|Here is your code:|Copy code|Copied|" +
-    'I agree to be contacted about my request|Please agree to be contacted.|Please leave a phone number or an email.',
-  ru: 'Специальное предложение|Телефон|Эл. почта|Имя|Отправить|Спасибо! Мы скоро с вами свяжемся.|Ваш промокод:|' +
-    'Скопировать код|Скопировано|Я согласен(на), чтобы со мной связались по моей заявке|' +
-    'Отметьте согласие, чтобы мы могли с вами связаться.|Оставьте телефон или почту.',
+  en: "Special offer|Send|Thank you! We'll be in touch soon.|Here is your code:|Copy code|Copied|" +
+    'Please agree to be contacted.|Please leave a phone number or an email.',
+  ru: 'Специальное предложение|Отправить|Спасибо! Мы скоро с вами свяжемся.|Ваш промокод:|' +
+    'Скопировать код|Скопировано|Отметьте согласие, чтобы мы могли с вами связаться.|Оставьте телефон или почту.',
 };
 
 const STYLE = `
-.w{font:15px/1.45 system-ui,sans-serif;color:#111827}
-.bd{position:fixed;inset:0;z-index:2147483003;background:#0f172a73}
+.bd{z-index:2147483003;background:#0f172a73}
 .p{position:fixed;z-index:2147483004;box-sizing:border-box;padding:24px;background:#fff;overflow:auto;
  box-shadow:0 12px 40px #0004;border-radius:14px;animation:in .2s}
 .p:focus,.ok:focus{outline:none}
-@keyframes in{from{opacity:0;transform:translateY(8px)}}
 .modal .p{inset:0;margin:auto;width:440px;height:fit-content;max-height:calc(var(--vh,100vh) - 32px)}
 .slide .p{left:20px;bottom:20px;width:340px;max-height:calc(100vh - 40px)}
 .p{max-width:calc(100vw - 32px)}
@@ -108,22 +105,7 @@ const STYLE = `
 .bar-top .p{top:0}.bar-bottom .p{bottom:0}
 .bar *{margin:0!important}.bar .im{display:none}.bar form{display:flex;flex-wrap:wrap;align-items:end;gap:8px}.bar .go{width:auto}
 .im{display:block;width:100%;max-height:180px;object-fit:contain;margin:0 0 14px}
-h2{margin:0 36px 6px 0;font-size:20px;line-height:1.3}
-p{margin:0 0 14px;color:#4b5563}
-.x{position:absolute;top:10px;right:10px;width:36px;height:36px;border:0;background:none;color:#6b7280;font-size:24px;cursor:pointer}
-:focus-visible{outline:3px solid var(--a);outline-offset:2px}
-.f{margin:0 0 12px}
-label{display:block;margin:0 0 4px;font-weight:500}
-input{display:block;box-sizing:border-box;width:100%;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;font:inherit;font-size:16px}
-.ck{display:flex;gap:8px;flex-wrap:wrap}
-.ck input{width:20px;height:20px;margin:0;accent-color:var(--a)}
-.ck label{flex:1;font-weight:400;font-size:14px}
-.ck .err{flex-basis:100%}
-[aria-invalid=true]{border-color:#b91c1c}
-.err{margin:4px 0;color:#b91c1c;font-size:14px}
-.err:empty{display:none}
-.go{display:block;width:100%;padding:12px 16px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-size:16px;font-weight:600;cursor:pointer}
-.go:disabled{opacity:.7}
+h2{font-size:20px}
 .code{margin:6px 0 10px;padding:10px;border:2px dashed var(--a);border-radius:10px;text-align:center;
  font:700 30px/1.2 ui-monospace,monospace;user-select:all;word-break:break-all}
 @media (max-width:480px){.modal .p,.slide .p{inset:auto 0 var(--kb,0px);margin:0;width:auto;max-width:none;height:auto;
@@ -135,13 +117,12 @@ const GRACE = 3e3; // no exit intent in the first seconds after load
 export default function popup(rt, config) {
   config = config || {};
   const K = 'popup', W = window, D = document, now = () => Date.now(), items = config.items || {};
-  const G = fn => (...a) => rt.guard(K, () => fn(...a)), on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
+  const G = fn => rt.G(K, fn), on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
   const track = (name, popup) => rt.track(name, { popup });
   const SK = 'beckon:' + rt.key() + ':' + K, tx = (TX[rt.lang()] || TX.en).split('|');
 
   // memory: {slug: {shown, closed, converted}} in localStorage; {r: returning, s: [shown]} per session
-  const read = s => { try { return JSON.parse(W[s + 'Storage'].getItem(SK)) || {} } catch (e) { return {} } };
-  const write = (s, v) => { try { W[s + 'Storage'].setItem(SK, JSON.stringify(v)) } catch (e) {} };
+  const read = s => rt.kept(K, s) || {}, write = (s, v) => rt.keep(K, v, s);
   const sess = read('session');
   if (!sess.s) { // returning: Beckon stored something in an earlier session
     try { sess.r = !!(localStorage.getItem(SK) || localStorage.getItem('beckon:' + rt.key() + ':vid')) } catch (e) {}
@@ -185,9 +166,8 @@ export default function popup(rt, config) {
     const own = { ...config.texts, ...item.texts }, { h } = rt;
     const T = k => { const s = rt.t(K + '.' + k, null, own); return s != k ? s : tx[KEYS.indexOf(k)] || k };
     const layout = /^(slide|bar-top|bar-bottom)$/.test(item.layout) ? item.layout : 'modal', modal = layout == 'modal';
-    const c = String(item.color || config.color || ''), accent = CSS.supports('color', c) ? c : '#0f766e';
-    const { host, root } = rt.mount(K, ':host{--a:' + accent + '}' + STYLE);
-    const x = h('button', { type: 'button', class: 'x', 'aria-label': T('close') }, '×'), kids = [x];
+    const { host, root } = rt.mount(K, ':host{--a:' + rt.accent(item.color || config.color) + '}' + rt.UI + STYLE);
+    const x = rt.closer(own), kids = [x];
     item.image && kids.push(h('img', { class: 'im', src: String(item.image), alt: '' }));
     kids.push(h('h2', { id: 'bk-pt' }, String(item.title || T('title'))));
     item.text && kids.push(h('p', {}, String(item.text)));
@@ -200,22 +180,16 @@ export default function popup(rt, config) {
     let form, first;
     if (names.length) {
       const fields = names.map(n => [n, { type: n == 'phone' ? 'tel' : n == 'name' ? 'text' : n, autocomplete: n == 'phone' ? 'tel' : n }, T(n)]), err = h('div', { class: 'err', role: 'alert' });
-      if (item.consent) fields.push(['consent', { type: 'checkbox' }, String(item.consent_text || T('consent')), 1]);
+      if (item.consent) fields.push(['consent', { type: 'checkbox' }, String(item.consent_text || T('consent'))]);
       const F = {}, label = String(item.submit || T('submit')), go = h('button', { type: 'submit', class: 'go' }, label);
-      form = h('form', { novalidate: '' }, ...fields.map(([name, attrs, text, ck]) => {
-        const id = 'bk-p-' + name, input = h('input', { id, name, ...attrs }), lab = h('label', { for: id }, text);
-        F[name] = { input, err: h('div', { class: 'err', id: id + '-e' }) };
-        input.value = I[name] || '';
-        return h('div', { class: ck ? 'f ck' : 'f' }, ...(ck ? [input, lab] : [lab, input]), F[name].err);
+      form = h('form', { novalidate: '' }, ...fields.map(([name, attrs, text]) => {
+        const f = F[name] = rt.field('bk-p-' + name, { name, ...attrs }, text);
+        f.input.value = I[name] || '';
+        return f.row;
       }), err, go);
       kids.push(form, ok);
       first = F[names[0]].input;
-      const bad = (f, text) => {
-        f.err.textContent = text;
-        f.input.setAttribute('aria-invalid', 'true');
-        f.input.setAttribute('aria-describedby', f.err.id);
-        f.input.focus();
-      };
+      const bad = rt.invalid;
       const busy = b => {
         if (b && root.activeElement == go) panel.focus(); // a disabled button would drop focus out of the dialog
         go.disabled = b;
@@ -229,9 +203,7 @@ export default function popup(rt, config) {
         for (const n in F) {
           const { input } = F[n];
           v[n] = input.type == 'checkbox' ? input.checked : input.value.trim() || null;
-          F[n].err.textContent = '';
-          input.removeAttribute('aria-invalid');
-          input.removeAttribute('aria-describedby');
+          rt.valid(F[n]);
         }
         if (!v.phone && !v.email) return F.phone || F.email ? bad(F.phone || F.email, T('contact')) : err.textContent = T('contact');
         if (item.consent && !v.consent) return bad(F.consent, T('consent_err'));
@@ -293,17 +265,7 @@ export default function popup(rt, config) {
     if (modal || !auto || !typing) (auto ? panel : first || panel).focus();
     on(x, 'click', () => shut(1));
     back.forEach(b => on(b, 'click', () => shut(1)));
-    on(panel, 'keydown', e => {
-      if (e.key == 'Escape') { e.stopPropagation(); shut(1) }
-      else if (e.key == 'Tab') { // focus trap
-        const f = [...panel.querySelectorAll('button,input')].filter(el => !el.disabled && el.getClientRects().length);
-        const i = f.indexOf(root.activeElement);
-        if (e.shiftKey ? i <= 0 : i < 0 || i == f.length - 1) {
-          e.preventDefault();
-          f.length && f.at(e.shiftKey ? -1 : 0).focus();
-        }
-      }
-    });
+    rt.trap(K, panel, () => shut(1));
     rt.busy(K, true);
     remember(slug, 'shown');
     track('popup_shown', slug);

@@ -115,13 +115,13 @@ export function calc(src, V) {
 
 export default function quiz(rt, config) {
   const K = 'quiz', D = document, L = rt.lang(), I = config.items || {}, { h } = rt;
-  const G = fn => (...a) => rt.guard(K, () => fn(...a)), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
+  const G = fn => rt.G(K, fn), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
   const C = {}, seen = new WeakSet(), ctl = slug => C[slug] ||= make(slug);
-  const color = it => CSS.supports('color', it = it.color || config.color) ? it : '#0f766e';
+  const color = it => rt.accent(it.color || config.color);
 
   // A quiz: state shared by its views (inline, dialog), and drawing.
   function make(slug) {
-    const it = I[slug], steps = it.steps || [], by = {}, views = new Set(), SK = 'beckon:' + rt.key() + ':quiz:' + slug;
+    const it = I[slug], steps = it.steps || [], by = {}, views = new Set(), SK = K + ':' + slug;
     steps.forEach(s => by[s.id] = s);
     const cs = steps.find(s => s.type == 'contact') || {};
     const T = (k, v) => {
@@ -151,9 +151,9 @@ export default function quiz(rt, config) {
     // 'result'), x step reached after frame n, res result, ct contact, cb callback, le lead emitted, e error.
     let S, tm, slow;
     const fresh = () => ({ h: [steps[0].id], a: {} });
-    try { S = JSON.parse(localStorage.getItem(SK)) } catch (e) {}
+    S = rt.kept(SK);
     if (!(S?.at > Date.now() - KEEP && S.h?.every(x => by[x] || x == RES))) S = fresh();
-    const save = () => { S.at = Date.now(); try { localStorage.setItem(SK, JSON.stringify({ ...S, e: 0 })) } catch (e) {} };
+    const save = () => { S.at = Date.now(); rt.keep(SK, { ...S, e: 0 }) };
     const cur = () => S.h.at(-1);
     const redraw = () => views.forEach(b => b.isConnected ? draw(b) : views.delete(b)), commit = () => { save(); redraw() };
     const go = to => {
@@ -352,20 +352,14 @@ export default function quiz(rt, config) {
     if (!I[slug]) return console.warn('Beckon: no quiz', slug);
     if (!P) {
       const { host, root } = rt.mount(K, STYLE), box = h('div');
-      const x = h('button', { type: 'button', class: 'x', 'aria-label': rt.t('close', null, config.texts) }, '×');
+      const x = rt.closer(config.texts);
       const pn = h('div', { class: 'q pn', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'bkq-t', tabindex: -1 }, x, box);
       const bd = h('div', { class: 'bd' }), w = h('div', { hidden: '' }, bd, pn); // :host{all:initial} beats host[hidden]
       root.append(w);
       P = { host, w, box, fit: rt.aboveKeyboard(pn, () => P.slug) };
       on(x, 'click', close);
       on(bd, 'click', close);
-      on(pn, 'keydown', e => {
-        if (e.key == 'Escape') { e.stopPropagation(); close() }
-        else if (e.key == 'Tab') { // focus trap
-          const f = [...pn.querySelectorAll('button,input,textarea,a')].filter(x => x.getClientRects().length), i = f.indexOf(root.activeElement);
-          if (e.shiftKey ? i <= 0 : i == f.length - 1) { e.preventDefault(); f.at(e.shiftKey ? -1 : 0).focus() }
-        }
-      });
+      rt.trap(K, pn, close);
     }
     if (P.slug == slug) return;
     if (P.slug) ctl(P.slug).views.delete(P.box);

@@ -14,6 +14,12 @@ const BASE = ':host{all:initial!important}[hidden]{display:none!important}' +
 const TX = {
   en: {
     close: 'Close',
+    // Shared by the widgets (a widget's own key, e.g. chat.phone, falls back to these).
+    phone: 'Phone',
+    email: 'Email',
+    name: 'Name',
+    someone: 'A manager',
+    consent: 'I agree to be contacted about my request',
     'greeter.reply': 'Reply',
     'greeter.label': 'Message from {name}',
     sending: 'Sending…',
@@ -22,14 +28,12 @@ const TX = {
     'callback.button': 'Request a callback',
     'callback.title': "We'll call you back",
     'callback.intro': "Leave your number and we'll call you back.",
-    'callback.phone': 'Phone',
     'callback.name': 'Name (optional)',
     'callback.website': 'Website',
     'callback.submit': 'Call me back',
     'callback.phone_short': 'Please enter a phone number with at least 6 digits.',
     'callback.thanks': "Thanks! We'll call you back shortly.",
     'callback.thanks_later': "Thanks! We'll call you when we're back.",
-    'callback.consent': 'I agree to be contacted about my request',
     'callback.consent_err': 'Please agree to be contacted so that we can call you.',
     'callback.closed': "We're closed right now.",
     'callback.closed_back': "We're closed right now. We're back {when}.",
@@ -42,7 +46,6 @@ const TX = {
     'callback.within': "We'll call you within {n} s",
     'callback.by': "We'll call you by {time}",
     'callback.calling': '{manager} is calling you now',
-    'callback.someone': 'A manager',
     'callback.keep': 'Keep your phone close.',
     'callback.missed': "Sorry — we didn't manage to call you within {promise} s. A manager will call you by {time}.",
     'callback.sched': "We'll call you {when}",
@@ -67,11 +70,7 @@ const TX = {
     'chat.sent': 'Sent',
     'chat.read': 'Read',
     'chat.typing': '{name} is typing…',
-    'chat.someone': 'A manager',
     'chat.prechat': 'Before we start, please tell us who you are.',
-    'chat.name': 'Name',
-    'chat.email': 'Email',
-    'chat.phone': 'Phone',
     'chat.required': 'Please fill this in.',
     'chat.email_bad': 'Please check the email address.',
     'chat.phone_bad': 'Please enter a phone number with at least 6 digits.',
@@ -93,6 +92,11 @@ const TX = {
   },
   ru: {
     close: 'Закрыть',
+    phone: 'Телефон',
+    email: 'Эл. почта',
+    name: 'Имя',
+    someone: 'Менеджер',
+    consent: 'Я согласен(на), чтобы со мной связались по моей заявке',
     'greeter.reply': 'Ответить',
     'greeter.label': 'Сообщение от {name}',
     sending: 'Отправляем…',
@@ -101,14 +105,12 @@ const TX = {
     'callback.button': 'Заказать обратный звонок',
     'callback.title': 'Мы вам перезвоним',
     'callback.intro': 'Оставьте номер, и мы вам перезвоним.',
-    'callback.phone': 'Телефон',
     'callback.name': 'Имя (необязательно)',
     'callback.website': 'Сайт',
     'callback.submit': 'Перезвоните мне',
     'callback.phone_short': 'Введите номер телефона — не меньше 6 цифр.',
     'callback.thanks': 'Спасибо! Мы скоро вам перезвоним.',
     'callback.thanks_later': 'Спасибо! Мы позвоним, когда вернёмся.',
-    'callback.consent': 'Я согласен(на), чтобы со мной связались по моей заявке',
     'callback.consent_err': 'Отметьте согласие, чтобы мы могли вам позвонить.',
     'callback.closed': 'Сейчас мы не работаем.',
     'callback.closed_back': 'Сейчас мы не работаем. Вернёмся {when}.',
@@ -121,7 +123,6 @@ const TX = {
     'callback.within': 'Позвоним вам в течение {n} с',
     'callback.by': 'Позвоним вам до {time}',
     'callback.calling': '{manager} звонит вам прямо сейчас',
-    'callback.someone': 'Менеджер',
     'callback.keep': 'Держите телефон под рукой.',
     'callback.missed': 'Простите — мы не успели позвонить за {promise} с. Менеджер позвонит вам до {time}.',
     'callback.sched': 'Мы позвоним вам {when}',
@@ -146,11 +147,7 @@ const TX = {
     'chat.sent': 'Отправлено',
     'chat.read': 'Прочитано',
     'chat.typing': '{name} печатает…',
-    'chat.someone': 'Менеджер',
     'chat.prechat': 'Прежде чем начать, представьтесь, пожалуйста.',
-    'chat.name': 'Имя',
-    'chat.email': 'Эл. почта',
-    'chat.phone': 'Телефон',
     'chat.required': 'Заполните это поле.',
     'chat.email_bad': 'Проверьте адрес почты.',
     'chat.phone_bad': 'Введите номер телефона — не меньше 6 цифр.',
@@ -185,6 +182,10 @@ function store(kind, k, v) {
     return v === undefined ? s.getItem(k) : v === null ? s.removeItem(k) : s.setItem(k, v);
   } catch (e) {}
 }
+// JSON kept for this site under beckon:<key>:<name> in localStorage (kind 'session': sessionStorage);
+// undefined when missing or unreadable. keep(name) without a value removes it.
+export const kept = (name, kind = 'local') => { try { return JSON.parse(store(kind, name)) } catch (e) {} };
+export const keep = (name, v, kind = 'local') => { store(kind, name, v == null ? null : J(v)) };
 function outbox() {
   const v = store('local', 'outbox');
   if (v === undefined) return mem;
@@ -212,7 +213,7 @@ export function start(ctx) {
   const o = outbox();
   o.forEach(f => left.add(f.id));
   // Frames left by an earlier page view go out once the page is idle, never on its critical path.
-  if (o.length) (self.requestIdleCallback || (f => setTimeout(f, 2e3)))(() => flush(), { timeout: 2e3 });
+  if (o.length) idle(flush);
   const bye = () => outbox().length && beacon(batch());
   addEventListener('pagehide', bye);
   D.addEventListener('visibilitychange', () => D.visibilityState == 'hidden' && bye());
@@ -220,6 +221,8 @@ export function start(ctx) {
   addEventListener('offline', notify);
 }
 
+// Later, once the page is idle (at most 2 s away): never on the host page's critical path.
+export const idle = f => (self.requestIdleCallback || (g => setTimeout(g, 2e3)))(() => f(), { timeout: 2e3 });
 export const emit = (name, detail) => X.emit(name, detail);
 export const key = () => X.key;
 export const identity = () => X.identity || {};
@@ -267,6 +270,83 @@ export function mount(kind, css, parent) {
   }
   (parent || D.body || D.documentElement).append(host);
   return { host, root };
+}
+
+// ---- what the dialogs and forms of the widgets share: one copy here, not one per chunk.
+// Styles for a widget's dialog, form fields, errors, buttons and close button; --a is its accent.
+export const UI = `
+.w{font:15px/1.45 system-ui,sans-serif;color:#111827}
+.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a4d}
+.x{position:absolute;top:10px;right:10px;width:36px;height:36px;border:0;border-radius:8px;background:none;color:#6b7280;
+ font:inherit;font-size:24px;line-height:1;cursor:pointer}
+.x:hover{background:#f3f4f6}
+h2{margin:0 40px 6px 0;font-size:18px;line-height:1.3;font-weight:600}
+p{margin:0 0 14px;color:#4b5563}
+.f{margin:0 0 12px}
+label{display:block;margin:0 0 4px;font-weight:500}
+.f input,.f select,.f textarea{display:block;box-sizing:border-box;width:100%;margin:0;padding:10px 12px;border:1px solid #d1d5db;
+ border-radius:8px;background:#fff;color:#111827;font:inherit;font-size:16px;line-height:1.3}
+.ck{display:flex;gap:8px;align-items:flex-start;flex-wrap:wrap}
+.f.ck input{width:20px;height:20px;flex:none;margin:1px 0 0;accent-color:var(--a)}
+.ck label{flex:1;margin:0;font-weight:400;font-size:14px}
+.ck .err{flex-basis:100%}
+.f [aria-invalid=true]{border-color:#b91c1c}
+.err{margin:4px 0;color:#b91c1c;font-size:13px}
+.err:empty{display:none}
+.go{display:block;width:100%;padding:12px 16px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-size:16px;
+ font-weight:600;cursor:pointer}
+.go:disabled{opacity:.7;cursor:progress}
+:focus-visible{outline:3px solid var(--a);outline-offset:2px}
+@keyframes in{from{opacity:0;transform:translateY(8px)}}
+`;
+
+// The owner's colour, if it is one (it goes into CSS text), else Beckon's teal.
+export const accent = c => /^[#\w(),.%\s\/-]{1,60}$/.test(c = String(c || '')) && CSS.supports('color', c) ? c : '#0f766e';
+
+// fn, run under the widget's guard: a bug in it disables the widget, never the page.
+export const G = (kind, fn) => (...a) => guard(kind, () => fn(...a));
+
+// A 24×24 SVG icon from one path, hidden from assistive tech (its button carries the name).
+export function icon(d) {
+  const n = 'http://www.w3.org/2000/svg', svg = D.createElementNS(n, 'svg'), p = D.createElementNS(n, 'path');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  p.setAttribute('d', d);
+  svg.append(p);
+  return svg;
+}
+
+export const closer = own => h('button', { type: 'button', class: 'x', 'aria-label': t('close', null, own) }, '×');
+
+// Escape closes the dialog; Tab and Shift-Tab cycle inside it (focus trap).
+export function trap(kind, panel, shut) {
+  panel.addEventListener('keydown', G(kind, e => {
+    if (e.key == 'Escape') { e.stopPropagation(); shut() }
+    else if (e.key == 'Tab') {
+      const a = panel.getRootNode().activeElement, f = [...panel.querySelectorAll('button,input,select,textarea,a[href],[tabindex="0"]')]
+        .filter(x => !x.disabled && x.tabIndex >= 0 && x.getClientRects().length), i = f.indexOf(a);
+      // From a heading (tabindex -1) inside, Tab goes on as usual; from outside, to the first.
+      if (e.shiftKey ? i <= 0 : i == f.length - 1 || i < 0 && !panel.contains(a)) { e.preventDefault(); f.length && f.at(e.shiftKey ? -1 : 0).focus() }
+    }
+  }));
+}
+
+// A labelled field with its error line (a checkbox before its label): {row, input, err}.
+export function field(id, attrs, text, tag = 'input') {
+  const ck = attrs.type == 'checkbox', err = h('div', { class: 'err', id: id + '-e' });
+  const input = h(tag, { id, ...attrs }), label = h('label', { for: id }, text);
+  return { row: h('div', { class: ck ? 'f ck' : 'f' }, ...ck ? [input, label] : [label, input], err), input, err };
+}
+export function invalid(f, text, focus = 1) {
+  f.err.textContent = text;
+  f.input.setAttribute('aria-invalid', 'true');
+  f.input.setAttribute('aria-describedby', f.err.id);
+  focus && f.input.focus();
+}
+export function valid(f) {
+  f.err.textContent = '';
+  f.input.removeAttribute('aria-invalid');
+  f.input.removeAttribute('aria-describedby');
 }
 
 // Keep a panel above the on-screen keyboard: the visual viewport shrinks, the layout one doesn't.

@@ -3,7 +3,8 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { allowed, due, pick, targeted, urlMatch } from '../../widgets/popup.js';
+// BECKON_WIDGETS=dist: the same rules on what is served (terser's build, names renamed).
+const { allowed, due, pick, targeted, urlMatch } = await import(`../../widgets/${process.env.BECKON_WIDGETS == 'dist' ? 'dist/' : ''}popup.js`);
 
 const DAY = 864e5;
 const NOW = Date.UTC(2026, 10, 23, 12, 0); // Monday 23 November 2026, 12:00 UTC
