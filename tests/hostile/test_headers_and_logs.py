@@ -120,6 +120,9 @@ def test_one_json_access_line_per_request_with_its_id(world: World) -> None:
     assert isinstance(line["duration_ms"], float | int) and line["duration_ms"] >= 0
     missing = httpx.get(f"{world.base}/app/no-such-page")
     assert line_for(world.server, missing.headers["x-request-id"])["status"] == 404
+    # A path or site key carrying a newline can't forge a second log line: still one JSON line.
+    forged = httpx.get(f"{world.base}/app/x%0a%7B%22status%22:200%7D", params={"site": 'a"\n{"x":1}'})
+    assert line_for(world.server, forged.headers["x-request-id"])["path"] == '/app/x\n{"status":200}'
     ids = [x["request_id"] for x in access_lines(world.server)]
     assert len(ids) == len(set(ids)), "every request has its own id"
 

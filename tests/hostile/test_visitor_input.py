@@ -10,7 +10,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ORIGIN, OTHER_SITE, SITE
+from tests.conftest import MANAGER, ORIGIN, OTHER_SITE, SITE
 from tests.hostile import corpus
 from tests.hostile.conftest import B_ORIGIN, World, new_id, seed_world
 from tests.hostile.visitor import answer, collect, hello, lead, open_socket, send, still_alive
@@ -79,6 +79,14 @@ async def test_deep_nesting_is_refused_without_hurting_the_server(world: World) 
         nested_answers = lead(answers={"q": json.loads(corpus.deep(200))})
         reply = await send(ws, nested_answers)
         assert reply["type"] in ("ack", "error"), reply
+        if reply["type"] == "ack":  # stored: the dashboard and the API still show it
+            anna = world.client(MANAGER)
+            assert anna.get(f"/app/leads/{reply['lead']}").status_code == 200
+            assert anna.get("/app/leads").status_code == 200
+            api = httpx.get(
+                f"{world.base}/api/v1/leads/{reply['lead']}", headers={"authorization": f"Bearer {world.a_token}"}
+            )
+            assert api.status_code == 200
         await still_alive(ws)
     async with await hello(world) as ws:
         await ws.send(corpus.deep(100_000))  # 200 KB: past the socket's own limit, so the socket ends
