@@ -122,3 +122,17 @@ async def test_a_visitor_socket_that_never_says_hello_is_closed_soon(world: Worl
     async with await open_socket(world) as ws:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 15)  # the visitor never sends a thing
+
+
+async def test_an_idle_kept_alive_connection_is_closed_by_uvicorn(world: World) -> None:
+    """What uvicorn already gives (timeout_keep_alive, 5 s): after an answer, silence ends the connection."""
+    first = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", world.server.port)
+    writer.write(first)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200")
+    started = time.monotonic()
+    rest = await asyncio.wait_for(reader.read(), 15)  # the body, then EOF when uvicorn closes
+    assert b"ok" in rest
+    assert time.monotonic() - started < 10
+    writer.close()
