@@ -77,8 +77,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         install_logs()  # -- hostile input: here, after uvicorn has set up its own loggers --
-        await store.open()
-        applied = await store.migrate()
+        # -- fault suite: a database that can't be opened or written ends startup with one clear line,
+        # and its half-opened connections are closed (their threads would keep the process alive) --
+        try:
+            await store.open()
+            applied = await store.migrate()
+        except Exception as exc:
+            log.error("cannot use the database %s: %s", settings.database_url, exc)
+            await store.close()
+            raise
         if applied:
             log.info("applied migrations %s", applied)
         await router.start()

@@ -285,12 +285,17 @@ class SQLiteStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        # FULL: an ack promises the row survives a power cut, not just a crash.
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            # FULL: an ack promises the row survives a power cut, not just a crash.
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            # -- fault suite (#9): e.g. a read-only database; the connection's thread would keep the process alive --
+            await db.close()
+            raise
         return db
 
     async def open(self) -> None:
