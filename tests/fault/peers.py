@@ -59,6 +59,7 @@ class OutboxPeer:
         self.outbox: dict[str, Frame] = {}
         self.acks: dict[str, Frame] = {}
         self.refusals: list[Frame] = []  # error frames about an outbox frame
+        self.reacks: list[Frame] = []
         self.pushed: list[Frame] = []  # everything else the server sent
         self.close_codes: list[int | None] = []
         self.connects = 0
@@ -153,7 +154,7 @@ class OutboxPeer:
                     self.outbox.pop(frame["id"])
                     self.acks[frame["id"]] = frame
                 elif kind == "ack" and frame.get("id") in self.acks:
-                    pass  # an ack for a frame re-sent before its first ack arrived
+                    self.reacks.append(frame)  # a frame sent again after its first ack (another tab, a lost ack)
                 elif kind == "error" and frame.get("id") in self.outbox:
                     self.refusals.append(frame)
                     if frame.get("code") != "unavailable":  # the runtime drops refused frames
