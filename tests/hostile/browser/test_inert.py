@@ -110,6 +110,10 @@ def test_markup_in_every_visitor_field_is_inert_in_the_dashboard(world: World) -
         live = '<img src=x onerror="window.__xss=1">Live ' + new_id()[:6]
         visitor_sends(world, [hostile_lead(live)])
         shown(page, live)
+        # ... both as a table row and as a callback card, its name, page and source set as text.
+        card = page.locator("main article.cb").filter(has_text=live[-6:])  # inside what assert_inert searches
+        expect(card.locator("h3.cb-name")).to_have_text(live)
+        expect(card.locator("dl.cb-facts")).to_contain_text("?q=" + live)
         assert_inert(page, problems)
 
         # Each lead's own page.
