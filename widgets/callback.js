@@ -4,23 +4,17 @@
 // while the panel is closed it shows as a small chip beside the button.
 
 const STYLE = `
-.fab{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
- background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;
- align-items:center;justify-content:center;transition:transform .2s}
+.fab{transition:transform .2s}
 .fab:hover{transform:scale(1.06)}
-.fab svg{width:26px;height:26px;fill:currentColor}
-.left .fab{right:auto;left:20px}
 .cw{position:fixed;bottom:30px;right:86px;z-index:2147483000;max-width:calc(100vw - 98px)}
 .left .cw{right:auto;left:86px}
 .chip{display:block;box-sizing:border-box;max-width:100%;padding:7px 14px;border:0;border-radius:18px;background:#fff;color:#111827;box-shadow:0 2px 10px rgba(0,0,0,.22);
  font:inherit;font-size:14px;line-height:22px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer;
  font-variant-numeric:tabular-nums}
 .chip::before{content:"";display:inline-block;width:8px;height:8px;margin-right:8px;border-radius:50%;background:var(--a);vertical-align:1px}
-.panel{position:fixed;right:20px;bottom:calc(88px + var(--kb,0px));z-index:2147483002;box-sizing:border-box;
- width:340px;max-width:calc(100vw - 40px);max-height:calc(var(--vh,100vh) - 108px);overflow:auto;padding:20px;
- background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);animation:in .18s ease-out}
+.panel{bottom:calc(88px + var(--kb,0px));width:340px;max-height:calc(var(--vh,100vh) - 108px);overflow:auto;padding:20px;
+ animation:in .18s ease-out}
 .panel:focus,.msg:focus,.st:focus{outline:none}
-.left .panel{right:auto;left:20px}
 .msg{margin:8px 0 4px;color:#111827;font-size:16px}
 .st{margin:8px 0 4px;font-variant-numeric:tabular-nums}
 .st p{margin:0 0 6px;color:#111827;font-size:16px}
@@ -31,8 +25,7 @@ const STYLE = `
 .again{font-size:14px;color:var(--a)}
 .fe{margin:0 0 10px;padding:8px 10px;border-radius:8px;background:#fef2f2;font-size:14px}
 .hp{position:absolute;left:-9999px;top:auto;width:1px;height:1px;overflow:hidden}
-@media (max-width:480px){.panel,.left .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none;
- max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}
+@media (max-width:480px){.panel{max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}
 `;
 
 const PHONE = 'M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1' +

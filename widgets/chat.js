@@ -3,15 +3,12 @@
 
 const STYLE = `
 .w{--b:20px}
-.fab{position:fixed;bottom:var(--b);right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
- background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}
-.fab svg{width:28px;height:28px;fill:currentColor}
+.fab{bottom:var(--b)}
+.fab svg{width:28px;height:28px}
 .n{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 5px;box-sizing:border-box;border-radius:10px;
  background:#dc2626;font:600 12px/20px sans-serif}
-.panel{position:fixed;right:20px;bottom:calc(var(--b) + 68px + var(--kb,0px));z-index:2147483002;display:flex;flex-direction:column;
- box-sizing:border-box;width:370px;max-width:calc(100vw - 40px);height:min(560px,calc(var(--vh,100vh) - var(--b) - 88px));
- background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);overflow:hidden}
-.left .fab,.left .panel{right:auto;left:20px}
+.panel{bottom:calc(var(--b) + 68px + var(--kb,0px));display:flex;flex-direction:column;width:370px;
+ height:min(560px,calc(var(--vh,100vh) - var(--b) - 88px));overflow:hidden}
 .hd{display:flex;align-items:center;padding:10px 8px 10px 16px;border-bottom:1px solid #e5e7eb}
 h2{flex:1;margin:0;font-size:17px}
 .hd .x{position:static}
@@ -44,8 +41,7 @@ label{margin:10px 0 4px;font-weight:400;font-size:14px}
 a{color:var(--a)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 .panel:focus,p:focus{outline:none}
-@media (max-width:480px){.panel,.left .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none;height:var(--vh,100vh);
- border-radius:0}.open .fab{display:none}}
+@media (max-width:480px){.panel{height:var(--vh,100vh);border-radius:0}.open .fab{display:none}}
 `;
 
 const LINK = /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/i, PHOTO = /^(https?:\/\/|data:image\/)/i, EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;

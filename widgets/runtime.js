@@ -298,6 +298,13 @@ label{display:block;margin:0 0 4px;font-weight:500}
 .go:disabled{opacity:.7;cursor:progress}
 :focus-visible{outline:3px solid var(--a);outline-offset:2px}
 @keyframes in{from{opacity:0;transform:translateY(8px)}}
+.fab{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
+ background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}
+.fab svg{width:26px;height:26px;fill:currentColor}
+.panel{position:fixed;right:20px;z-index:2147483002;box-sizing:border-box;max-width:calc(100vw - 40px);background:#fff;
+ border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25)}
+.left .fab,.left .panel{right:auto;left:20px}
+@media (max-width:480px){.w .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none}}
 `;
 
 // The owner's colour, if it is one (it goes into CSS text), else Beckon's teal.
