@@ -34,12 +34,12 @@ from server.integrations.pages import IntegrationPages  # -- integrations --
 from server.integrations.webhooks import Webhooks  # -- integrations --
 from server.logs import RequestLog, install_logs  # -- hostile input: structured logs --
 from server.mailer import Mailer
+from server.request_limits import BodyLimits  # -- hostile input --
 from server.routing import Router
 from server.security import SecurityHeaders, headers_for, request_is_tls
 from server.settings import Settings
 from server.store import Store, StoreUnavailable, open_store
 from server.telephony_api import TelephonyWebhook
-from server.timeouts import BodyDeadline  # -- hostile input --
 from server.visitor_api import VisitorAPI
 
 log = logging.getLogger("beckon")
@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         middleware=[
             Middleware(RequestLog, trust_proxy=trust),  # -- hostile input: request ids, access lines --
             Middleware(SecurityHeaders, trust_proxy=trust, public_https=settings.secure_cookies),
-            Middleware(BodyDeadline, seconds=settings.body_timeout),  # -- hostile input: slow bodies --
+            Middleware(BodyLimits, seconds=settings.body_timeout),  # -- hostile input: slow or huge bodies --
             Middleware(GZipMiddleware, minimum_size=600),
         ],
         exception_handlers={500: server_error},

@@ -1,4 +1,4 @@
-"""Slow and silent clients: a connection may not hold a slot by saying nothing, or by trickling."""
+"""Slow, silent and huge requests: a connection may not hold a slot by saying nothing, trickling, or flooding."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.exceptions import ConnectionClosed
 
-from server.timeouts import HeaderDeadline
+from server.request_limits import HeaderDeadline
 from tests.conftest import ORIGIN, SITE
 from tests.hostile.conftest import World
 from tests.hostile.visitor import open_socket
@@ -104,9 +105,24 @@ def test_a_request_body_that_trickles_is_cut_off_with_408(fresh_beckon) -> None:
     assert len(server.leads(SITE)) == 0
 
 
+def test_a_huge_body_is_refused_with_413_whether_declared_or_not(world: World) -> None:
+    # The telephony webhook reads its whole body before judging its size: the cap stops it first.
+    url = f"{world.base}/api/v1/telephony/status"
+    declared = httpx.post(url, content=b"a" * (5 * 1024 * 1024))
+    assert declared.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked, counted as it comes
+        for _ in range(6):
+            yield b"a" * (1024 * 1024)
+
+    streamed = httpx.post(url, content=chunks())
+    assert streamed.status_code == 413
+    assert httpx.get(f"{world.base}/healthz").status_code == 200
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="server/cli.py _serve: uvicorn.run(...) needs http=server.timeouts.HeaderDeadline; plain uvicorn "
+    reason="server/cli.py _serve: uvicorn.run(...) needs http=server.request_limits.HeaderDeadline; plain uvicorn "
     "keeps a connection that never sends its headers open forever (slowloris)",
 )
 async def test_the_real_server_drops_a_connection_that_never_sends_headers(world: World) -> None:
