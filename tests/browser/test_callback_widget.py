@@ -124,3 +124,27 @@ def test_a_flood_gets_a_friendly_visible_message(fresh_beckon, new_context) -> N
     request_callback(page, "020 7946 0606", "Second")
     expect(page.get_by_role("dialog").get_by_role("alert")).to_contain_text("too quickly")
     assert [lead.name for lead in server.leads(key)] == ["First"]
+
+
+def test_a_russian_site_gets_the_callback_and_the_chat_in_russian(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    key = "russian-shop"
+    site = beckon.add_site(
+        key, ["shop.test"], widgets={"callback": {}, "chat": {}}, settings={"phone_region": "GB", "require_consent": True}
+    )
+
+    async def russian(store):  # type: ignore[no-untyped-def]
+        await store.update_site(site.id, locale="ru")
+
+    beckon.with_store(russian)
+    page = open_shop(new_context(), beckon, key)
+    expect(page.get_by_role("button", name="Открыть чат")).to_be_visible()
+    page.get_by_role("button", name="Заказать обратный звонок").click()
+    dialog = page.get_by_role("dialog", name="Мы вам перезвоним")
+    expect(dialog.get_by_label("Телефон")).to_be_focused()  # a text shared by the widgets
+    expect(dialog.get_by_label("Имя (необязательно)")).to_be_visible()
+    expect(dialog.get_by_label("Я согласен(на), чтобы со мной связались по моей заявке")).not_to_be_checked()
+    dialog.get_by_role("button", name="Перезвоните мне").click()
+    expect(dialog.get_by_text("Введите номер телефона — не меньше 6 цифр.")).to_be_visible()
+    expect(dialog.get_by_label("Телефон")).to_have_attribute("aria-invalid", "true")
+    dialog.get_by_role("button", name="Закрыть").click()
+    expect(dialog).to_be_hidden()

@@ -80,7 +80,7 @@ def test_demo_site_has_the_snippet_filled_in(beckon: BeckonServer) -> None:
 ROOT = Path(__file__).resolve().parents[2]
 # DESIGN.md's budget for all widgets together is 30 KB (30720 B) and is still MISSED; this is the
 # total as measured when the build came in, so that the weight can only go down from here.
-WIDGETS_TOTAL_NOW = 34800
+WIDGETS_TOTAL_NOW = 34700
 
 
 def test_every_served_script_is_the_committed_build_of_its_current_source(beckon: BeckonServer) -> None:
