@@ -44,21 +44,22 @@ export default function greeter(rt, config) {
     stop();
     try { sessionStorage.setItem(flag, '1') } catch (e) {}
     box = rt.mount('greeter', CSS);
-    box.host.style.setProperty('--a', config.color || '#0f766e');
+    box.host.style.setProperty('--a', rt.accent(config.color));
     const h = rt.h, name = who.name || '';
     const photo = /^(https:|data:image\/)/.test(who.photo || '')
       ? h('img', { class: 'av', src: who.photo, alt: '' }) : h('span', { class: 'av', 'aria-hidden': 'true' }, name[0] || '?');
     const reply = h('button', { class: 'r', type: 'button' }, rt.t('greeter.reply'));
-    const close = h('button', { class: 'x', type: 'button', 'aria-label': rt.t('close') }, '×');
+    const close = rt.closer();
     const card = h('div', { class: 'g' + (config.position == 'left' ? ' left' : ''), role: 'dialog', 'aria-label': rt.t('greeter.label', { name }) },
       h('div', { class: 'who' }, photo, name), h('p', {}, String(rule.text || '').replace('{name}', name)), reply, close);
     box.root.append(card);
-    reply.addEventListener('click', () => {
+    // Under the guard like every listener: a bug here disables the greeting, never the page.
+    reply.addEventListener('click', rt.G('greeter', () => {
       remove();
       rt.track('chat_greeting_replied', { rule: rule.id || '' });
       window.Beckon('open', 'chat');
-    });
-    close.addEventListener('click', remove);
+    }));
+    close.addEventListener('click', rt.G('greeter', remove));
     rt.track('chat_greeting_shown', { rule: rule.id || '' });
   }
 
