@@ -3,7 +3,7 @@ concurrent visitors; and the same client against a bare ``websockets`` echo serv
 
 Each visitor sends a lead, waits for its answer, sends the next. The clients run in several
 processes so that the client is not what is measured. Every socket stays under Beckon's
-per-socket frame limit (60 frames per 10 s: hello + 20 leads), as real visitors do.
+per-socket frame limit (60 frames per 10 s: hello + 10 leads), as real visitors do.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bench.stats import Figure
 from tests.support import BeckonServer, free_port
 
 VISITORS = 200
-LEADS_EACH = 20
+LEADS_EACH = 10
 PROCESSES = 2
 
 
