@@ -129,7 +129,10 @@ def test_a_flood_gets_a_friendly_visible_message(fresh_beckon, new_context) -> N
 def test_a_russian_site_gets_the_callback_and_the_chat_in_russian(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
     key = "russian-shop"
     site = beckon.add_site(
-        key, ["shop.test"], widgets={"callback": {}, "chat": {}}, settings={"phone_region": "GB", "require_consent": True}
+        key,
+        ["shop.test"],
+        widgets={"callback": {}, "chat": {}},
+        settings={"phone_region": "GB", "require_consent": True},
     )
 
     async def russian(store):  # type: ignore[no-untyped-def]
