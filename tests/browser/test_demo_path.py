@@ -29,7 +29,7 @@ def test_visitor_callback_appears_live_on_the_managers_dashboard(beckon: BeckonS
     expect(row).to_contain_text("+44 20 7946 0958")
     expect(row).to_contain_text("newsletter")
     expect(manager).to_have_title(re.compile(r"^\(1\) New lead"))
-    manager.wait_for_function("window.__chimes > 0")
+    manager.wait_for_function("() => window.__chimes > 0")
     # Olga manages another site: she hears nothing of it.
     expect(outsider.get_by_role("row").filter(has_text="Margaret Live")).to_have_count(0)
     assert outsider.evaluate("window.__chimes") == 0

@@ -53,8 +53,8 @@ def test_both_managers_are_alerted_one_claims_and_the_visitor_hears_who_calls(
         expect(alert.get_by_role("timer")).to_contain_text(re.compile(r"Promise: \d+ s left"))
         expect(page).to_have_title(re.compile(r"Call back!|New lead"))
     # The chime repeats while the call waits, in every manager's tab.
-    anna.wait_for_function("window.__chimes >= 4")
-    ben.wait_for_function("window.__chimes >= 4")
+    anna.wait_for_function("() => window.__chimes >= 4")
+    ben.wait_for_function("() => window.__chimes >= 4")
 
     card(anna, "Claire Race").get_by_role("button", name="Claim").click()
     expect(card(anna, "Claire Race")).to_contain_text("Claimed by you")

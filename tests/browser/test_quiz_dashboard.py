@@ -70,7 +70,7 @@ def test_an_abandoned_quiz_is_a_quiet_partial_lead_and_a_finished_one_rings(beck
 
     card = anna.get_by_role("article", name="Callback from Ivy Island")
     expect(card).to_contain_text("What will your kitchen cost?: From $21,700 · To $25,000")
-    anna.wait_for_function("window.__chimes >= 1")
+    anna.wait_for_function("() => window.__chimes >= 1")
     row = rows.filter(has_text="Ivy Island")
     expect(row).to_contain_text("new")
     row.get_by_role("link", name="Ivy Island").click()
