@@ -20,6 +20,7 @@ from server.drain import Drain
 from server.hours import InvalidHours, Schedule
 from server.models import Role
 from server.passwords import hash_password
+from server.request_limits import HeaderDeadline
 from server.routing import Strategy
 from server.settings import Settings
 from server.store import Store, open_store
@@ -89,6 +90,8 @@ def _serve(settings: Settings) -> int:
         server_header=False,
         log_level="info",
         timeout_graceful_shutdown=10,
+        # -- hostile suite: a request's headers must arrive within 10 s (slowloris), see request_limits --
+        http=HeaderDeadline,
     )
     server = DrainingServer(config, app.state.drain)
     server.run()

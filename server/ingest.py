@@ -15,7 +15,7 @@ from server.chat import ChatService
 from server.countdown import CountdownInvalid, Mode, deadline
 from server.feed import lead_summary
 from server.hub import Hub, site_channel
-from server.models import Actor, EventRecord, Lead, LeadStatus, NewLead, QuizSave, Site
+from server.models import Actor, EventRecord, Lead, LeadStatus, NewLead, QuizSave, Site, Widget
 from server.phones import InvalidPhone, normalise_phone
 from server.protocol import (
     _EMAIL,
@@ -37,12 +37,18 @@ from server.quiz.scoring import AnswerInvalid, quiz_view, score, summary
 from server.ratelimit import SlidingWindow
 from server.routing import Router
 from server.settings import Settings
-from server.store import Store, StoreUnavailable
+from server.store import FrameTaken, Store, StoreUnavailable
 
 log = logging.getLogger("beckon.ingest")
 
 TOO_FAST = "You're sending requests too quickly. Please wait a little and try again."
 STORE_DOWN = "We couldn't save that just now. It will be sent again automatically."
+TAKEN = "This request id was already used. Please send your request again."
+SWITCHED_OFF = {
+    "callback": "Call requests are switched off on this site right now.",
+    "chat": "Chat is switched off on this site right now.",
+}
+PREVIEW_ONLY = "This is the dashboard's preview: it only shows the countdown, and nothing sent from it is stored."
 
 
 @dataclass
@@ -51,6 +57,8 @@ class VisitorSession:
     ip: str
     user_agent: str
     visitor: str | None = None
+    # The dashboard's countdown preview (key preview-<token>): answered from this draft, nothing stored.
+    draft: Widget | None = None
 
 
 def lead_source(context: dict[str, Any]) -> str:
@@ -90,6 +98,10 @@ class Ingest:
                 "Send hello with your visitor id first.",
                 frame_id=getattr(frame, "id", None),
             )
+        if session.draft is not None:
+            if isinstance(frame, CountdownFrame):
+                return await self._countdown(session, frame)
+            raise FrameError(ErrorCode.BAD_FRAME, PREVIEW_ONLY, frame_id=getattr(frame, "id", None))
         try:
             if isinstance(frame, LeadFrame):
                 return await self._lead(session, frame)
@@ -111,6 +123,8 @@ class Ingest:
         except StoreUnavailable as exc:
             log.error("refused frame %s on site %s: %s", frame.id, session.site.key, exc)
             raise FrameError(ErrorCode.UNAVAILABLE, STORE_DOWN, frame_id=frame.id, retry_after=5) from exc
+        except FrameTaken as exc:  # the store's own check, when two visitors raced with one id
+            raise FrameError(ErrorCode.DUPLICATE_ID, TAKEN, frame_id=frame.id) from exc
         raise FrameError(ErrorCode.UNKNOWN_TYPE, "Unknown frame type.")
 
     async def _chat(self, session: VisitorSession, frame: ChatFrame) -> dict[str, Any] | list[dict[str, Any]] | None:
@@ -159,10 +173,15 @@ class Ingest:
     async def _lead(self, session: VisitorSession, frame: LeadFrame) -> dict[str, Any]:
         assert session.visitor is not None
         site = session.site
-        # A re-sent frame is answered with its first ack, before any limit applies.
+        # A re-sent frame is answered with its first ack, before any limit applies; only to its own visitor.
         known = await self.store.lead_by_frame(site.id, frame.id)
         if known is not None:
+            await self._own_frame(session, frame.id)
             return await self._ack(frame.id, known)
+        if frame.kind in SWITCHED_OFF:
+            widget = await self.store.get_widget(site.id, frame.kind)
+            if widget is not None and not widget.enabled:  # switched off in the dashboard
+                raise FrameError(ErrorCode.WIDGET_OFF, SWITCHED_OFF[frame.kind], frame_id=frame.id)
         popup = await self._popup(site, frame) if frame.kind == "popup" else None
         if frame.kind == "callback" and site.settings.get("require_consent") and not frame.consent:
             raise FrameError(
@@ -226,7 +245,15 @@ class Ingest:
             status = await self.router.created(lead)
             ack = {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
             return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
+        await self._own_frame(session, frame.id)  # another visitor stored this id a moment ago
         return await self._ack(frame.id, lead)
+
+    async def _own_frame(self, session: VisitorSession, frame_id: str, run: str | None = None) -> None:
+        """Refuse a client frame id (or quiz run id) that another visitor of the site stored: its ack
+        would tell them the other's lead and callback. Ids are unique per site, so it can't be stored anew."""
+        owner = await self.store.frame_owner(session.site.id, run or frame_id)
+        if owner is not None and owner != session.visitor:
+            raise FrameError(ErrorCode.DUPLICATE_ID, TAKEN, frame_id=frame_id)
 
     async def _popup(self, site: Site, frame: LeadFrame) -> dict[str, Any]:
         """The popup a submit came from: its title and its bonus are kept on the lead."""
@@ -244,8 +271,11 @@ class Ingest:
     async def _countdown(self, session: VisitorSession, frame: CountdownFrame) -> dict[str, Any]:
         """The deadline this visitor sees, by the server's clock; an evergreen one is fixed on first ask."""
         assert session.visitor is not None
-        site = session.site
-        widget = await self.store.get_widget(site.id, "countdown", frame.countdown)
+        site, draft = session.site, session.draft
+        if draft is not None:
+            widget = draft if draft.slug == frame.countdown else None
+        else:
+            widget = await self.store.get_widget(site.id, "countdown", frame.countdown)
         if widget is None or not widget.enabled:
             raise FrameError(
                 ErrorCode.INVALID_FIELD, "This offer is no longer available.", frame_id=frame.id, field="countdown"
@@ -255,8 +285,11 @@ class Ingest:
             started = None
             if config.get("mode") == Mode.EVERGREEN:
                 seconds = float(config["minutes"]) * 60
-                started = await self.store.evergreen_deadline(site.id, session.visitor, widget.slug, now, seconds)
-                started -= seconds
+                if draft is None:
+                    started = await self.store.evergreen_deadline(site.id, session.visitor, widget.slug, now, seconds)
+                    started -= seconds
+                else:  # a preview: as a visitor who first sees it now; no start is stored
+                    started = now
             due = deadline(config, site.timezone, now, started)
         except (CountdownInvalid, KeyError, ValueError, TypeError) as exc:
             log.error("countdown %s on site %s is broken: %s", widget.slug, site.key, exc)
@@ -303,6 +336,8 @@ class Ingest:
                 field=outcome.next_step,
             )
         known = await self.store.lead_by_frame(site.id, frame.run)
+        if known is not None:
+            await self._own_frame(session, frame.id, run=frame.run)  # a run belongs to its visitor
         if known is None:
             self._limit(session, frame.id)
         phone = contact["phone"] if contact else None

@@ -17,6 +17,19 @@ Visitor -> server:
   report {widget, message}              a widget broke; logged, not answered
   ping   {}                             answered by pong
   chat_message, chat_sync, chat_typing, chat_read, chat_rating, page: see docs/chat-protocol.md
+Idempotency is per visitor: the same visitor re-sending a frame id gets the first ack and no duplicate.
+Ids are unique per site, so an id (or quiz run id) that another visitor of the site already stored is
+answered error duplicate_id ("send again"; the widget makes a new id): nothing is stored and nothing of
+the other visitor's lead is told. A lead of kind callback or chat while that widget is switched off is
+answered error widget_off with a message for the visitor.
+
+A socket must say hello within 10 s of opening, or it is closed with 1008 (policy violation, reason
+"hello expected"); after hello, 90 s of silence closes it with 4408 (widgets ping every 25 s).
+
+The dashboard's countdown preview connects with site=preview-<token> (a draft the editor made) from
+the dashboard's own origin: it answers hello, ping and countdown frames from the draft, storing no
+visitor and no evergreen start; anything else is refused with bad_frame. Other previews' keys are unknown sites.
+
 Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong, and
   callback_status {lead, state, server_time, due_at, promise_seconds, manager, scheduled_for, window_end, outcome}
   (times in ms) whenever a callback of this visitor changes, and for each open one right after welcome.
@@ -51,6 +64,8 @@ class ErrorCode(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     UNKNOWN_SITE = "unknown_site"
+    DUPLICATE_ID = "duplicate_id"  # the frame (or quiz run) id belongs to another visitor of the site
+    WIDGET_OFF = "widget_off"  # the callback or chat widget is switched off for the site
 
 
 class FrameError(Exception):

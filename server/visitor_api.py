@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,9 @@ from server.store import Store, StoreUnavailable
 log = logging.getLogger("beckon.visitor")
 
 IDLE_TIMEOUT = 90.0  # widgets ping every 25 s; a silent socket is dead or abusive
+HELLO_TIMEOUT = 10.0  # widgets say hello as soon as the socket opens; one that doesn't only holds a slot
+CLOSE_NO_HELLO = 1008  # policy violation
+PREVIEW_PREFIX = "preview-"  # the dashboard's widget preview: site=preview-<draft token>
 FRAMES_PER_WINDOW = 60
 FRAME_WINDOW = 10.0
 ABUSE_FACTOR = 3
@@ -65,6 +69,16 @@ class VisitorAPI:
         self.settings = settings
         self._installs: dict[tuple[int, str], float] = {}
         self.drain = Drain()  # -- fault suite: SIGTERM lets in-flight frames finish (server/cli.py) --
+        # The widget editor's drafts by token (set by server/dashboard/widgets.py): a countdown preview asks here.
+        self.drafts: Callable[[str], tuple[Site, Widget] | None] = lambda token: None
+
+    def _preview(self, ws: WebSocket) -> tuple[Site, Widget] | None:
+        """The countdown draft a preview socket (site=preview-<token>, from the dashboard's own origin) shows."""
+        key, origin = ws.query_params.get("site") or "", ws.headers.get("origin") or ""
+        if not key.startswith(PREVIEW_PREFIX) or urlsplit(origin).netloc != ws.url.netloc:
+            return None
+        found = self.drafts(key.removeprefix(PREVIEW_PREFIX))
+        return found if found is not None and found[1].kind == "countdown" else None
 
     async def _site_for(self, key: str | None, origin: str | None, *, origin_required: bool) -> Site | FrameError:
         site = await self.store.get_site_by_key(key) if key else None
@@ -204,7 +218,12 @@ class VisitorAPI:
     # -- WS /ws/visitor ---------------------------------------------------
 
     async def socket(self, ws: WebSocket) -> None:
-        found = await self._site_for(ws.query_params.get("site"), ws.headers.get("origin"), origin_required=True)
+        preview = self._preview(ws)
+        found: Site | FrameError = (
+            preview[0]
+            if preview
+            else await self._site_for(ws.query_params.get("site"), ws.headers.get("origin"), origin_required=True)
+        )
         await ws.accept()
         if isinstance(found, FrameError):
             await ws.send_json(found.to_frame())
@@ -215,16 +234,23 @@ class VisitorAPI:
             await ws.close(code=CLOSE_RESTART, reason="server restarting")
             return
         session = VisitorSession(site=found, ip=client_ip(ws.client), user_agent=ws.headers.get("user-agent", ""))
+        session.draft = preview[1] if preview else None
+        hello_by = time.monotonic() + HELLO_TIMEOUT
         flood = SlidingWindow(FRAMES_PER_WINDOW, FRAME_WINDOW)
         refused = 0
         pump: asyncio.Task[None] | None = None
         try:
             with self.drain.track(ws):
                 while True:
+                    waiting = session.visitor is None  # until hello, the deadline counts from the socket's opening
+                    timeout = max(0.0, hello_by - time.monotonic()) if waiting else IDLE_TIMEOUT
                     try:
-                        message = await asyncio.wait_for(ws.receive(), IDLE_TIMEOUT)
+                        message = await asyncio.wait_for(ws.receive(), timeout)
                     except TimeoutError:
-                        await ws.close(code=CLOSE_IDLE, reason="idle")
+                        if waiting:
+                            await ws.close(code=CLOSE_NO_HELLO, reason="hello expected")
+                        else:
+                            await ws.close(code=CLOSE_IDLE, reason="idle")
                         return
                     if message["type"] == "websocket.disconnect":
                         return
@@ -244,7 +270,7 @@ class VisitorAPI:
                         for frame in reply if isinstance(reply, list) else [reply] if reply else []:
                             await ws.send_json(frame)
                         welcome = isinstance(reply, dict) and reply.get("type") == "welcome"
-                        if welcome and pump is None and session.visitor:
+                        if welcome and pump is None and session.visitor and session.draft is None:
                             pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
                     if await self.drain.end(ws):  # answered; a shutdown that began meanwhile closes it now
                         return

@@ -73,8 +73,19 @@ class ManagerFeed:
             await self.router.manager_online(user)
             try:
                 while True:
-                    text = await ws.receive_text()
-                    reply = await self._answer(user, site_ids, ws, text)
+                    message = await ws.receive()
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:  # a binary frame: answered, not fatal (receive_text() raised KeyError)
+                        reply: dict[str, Any] | None = {
+                            "type": "error",
+                            "id": None,
+                            "code": "bad_frame",
+                            "message": "Send frames as text, not binary.",
+                        }
+                    else:
+                        reply = await self._answer(user, site_ids, ws, text)
                     if reply is not None:
                         await ws.send_json(reply)
             except (WebSocketDisconnect, WebSocketDisconnected):
@@ -88,7 +99,7 @@ class ManagerFeed:
             return {"type": "error", "id": None, "code": "too_large", "message": "Frame too large."}
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # a deeply nested frame overflows the parser's stack
             return {"type": "error", "id": None, "code": "bad_json", "message": "Frame is not JSON."}
         if not isinstance(frame, dict):
             return {"type": "error", "id": None, "code": "bad_frame", "message": "Frame must be an object."}

@@ -198,7 +198,9 @@ class SitePages:
             ("ring_seconds", "Ring each manager for", 5, 600),
         ):
             raw = str(form.get(field) or "").strip()
-            if not raw.isdigit() or not low <= int(raw) <= high:
+            # ASCII digits only, and few of them: isdigit() takes '²' (int() refuses it) and int() refuses
+            # over 4,300 digits; both were a 500.
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not low <= int(raw) <= high:
                 errors.append(f"{label}: a number of seconds from {low} to {high}")
             else:
                 numbers[field] = int(raw)

@@ -8,6 +8,7 @@ Callback and chat are one per site (stored without a slug); their editor lives a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -240,6 +241,12 @@ class WidgetPages:
         self.visitor = visitor
         # Drafts being previewed, by a random token: never stored, never shown to visitors.
         self._drafts: dict[str, tuple[float, Site, Widget]] = {}
+        visitor.drafts = self.draft  # a countdown preview's socket asks for its draft by token
+
+    def draft(self, token: str) -> tuple[Site, Widget] | None:
+        """A live draft by its token: the site and the unsaved widget."""
+        found = self._drafts.get(token)
+        return (found[1], found[2]) if found is not None and found[0] > time.time() else None
 
     async def _editor(self, request: Request) -> tuple[User, list[Site]] | Response:
         user = await self.dash.require_user(request)
@@ -428,6 +435,10 @@ class WidgetPages:
             body = {"token": token, "errors": [located(kind, e) for e in errors]}
             return JSONResponse(body, status_code=400 if errors else 200)
         context = {"site": site, "kind": kind, "slug": slug, "token": token, "errors": errors, "label": LABELS[kind]}
+        if kind == "countdown" and token:
+            # widget_preview.html gives a countdown the site's own key; the visitor socket answers a draft
+            # countdown under preview-<token> (from the dashboard's origin), so that key goes in its place.
+            context["site"] = dataclasses.replace(site, key=f"preview-{token}")
         # A countdown in a bar draws itself; only an inline one needs its place in the page.
         context["inline"] = not errors and config.get("display") == "inline"
         return self.dash.render(request, "widget_preview.html", context, status_code=400 if errors else 200)

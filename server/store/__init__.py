@@ -34,6 +34,11 @@ class StoreUnavailable(Exception):
     """The database refused a write (disk full, read-only, locked too long). Nothing was stored."""
 
 
+# -- hostile input (#9): client frame ids are unique per site, but belong to one visitor --
+class FrameTaken(Exception):
+    """Another visitor of the site already used this client frame id (e.g. a quiz run id). Nothing was stored."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -99,6 +104,8 @@ class Store(Protocol):
 
     # visitors and leads
     async def lead_by_frame(self, site_id: int, client_frame_id: str) -> Lead | None: ...
+    # -- hostile input (#9): whose frame id it is, so a re-sent frame is answered only to its own visitor --
+    async def frame_owner(self, site_id: int, client_frame_id: str) -> str | None: ...
     async def create_lead(
         self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
     ) -> tuple[Lead, bool]: ...

@@ -39,7 +39,7 @@ from server.models import (
     Visitor,
     Widget,
 )
-from server.store import StoreUnavailable
+from server.store import FrameTaken, StoreUnavailable
 
 TRAIL_LIMIT = 50
 _WRITE_FAILURES = ("disk is full", "readonly", "read-only", "disk i/o error", "database is locked", "unable to open")
@@ -852,6 +852,15 @@ class SQLiteStore:
         )
         return _lead(row) if row else None
 
+    # -- hostile input (#9): the visitor key of the lead stored under a client frame id --
+    async def frame_owner(self, site_id: int, client_frame_id: str) -> str | None:
+        row = await self._one(
+            "SELECT v.visitor_key FROM leads l JOIN visitors v ON v.id = l.visitor_id"
+            " WHERE l.site_id = ? AND l.client_frame_id = ?",
+            (site_id, client_frame_id),
+        )
+        return str(row["visitor_key"]) if row else None
+
     async def create_lead(
         self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
     ) -> tuple[Lead, bool]:
@@ -935,10 +944,14 @@ class SQLiteStore:
         answers = {**new.answers, "n": n}
         async with self._tx() as db:
             async with db.execute(
-                "SELECT id, status, answers FROM leads WHERE site_id = ? AND client_frame_id = ? AND kind = 'quiz'",
+                # -- hostile input (#9): with its visitor, so another visitor's run is refused, not overwritten --
+                "SELECT l.id, l.status, l.answers, v.visitor_key FROM leads l LEFT JOIN visitors v"
+                " ON v.id = l.visitor_id WHERE l.site_id = ? AND l.client_frame_id = ? AND l.kind = 'quiz'",
                 (new.site_id, new.client_frame_id),
             ) as cur:
                 existing = await cur.fetchone()
+            if existing is not None and existing["visitor_key"] != new.visitor_key:
+                raise FrameTaken(f"quiz run {new.client_frame_id!r} belongs to another visitor")
             if existing is None:
                 visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
                 cur = await db.execute(

@@ -56,11 +56,6 @@ GARBAGE = (
     "9999-99-99",
     "\u00b2",  # a superscript two: str.isdigit() says yes, int() says no
 )
-# Forms known to crash on some of the garbage above, in files this suite doesn't own.
-KNOWN = {
-    "/app/sites/{key}": "server/dashboard/sites.py _read: a number field is checked with str.isdigit() then int(), "
-    "so 20,000 digits (Python's int-string limit) or a superscript digit ('\u00b2') raise ValueError: a 500",
-}
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +65,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.server.stop()
 
 
-@pytest.mark.parametrize(
-    "path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p])) if p in KNOWN else p for p in POSTS]
-)
+@pytest.mark.parametrize("path", POSTS)
 def test_garbage_in_a_form_is_a_clear_refusal_not_a_crash(world: World, path: str) -> None:
     client = world.client(OWNER)  # owner of site B: allowed to use every form on B's things
     token = csrf_from(client.get("/app/me").text)
@@ -118,20 +111,10 @@ async def _manager_survives(world: World, frames: list[str | bytes]) -> None:
     client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/dashboard/live.py socket: receive_text() raises KeyError on a binary frame, so the manager's "
-    "socket dies without a close frame (and an error is logged) instead of answering bad_frame",
-)
 async def test_a_binary_frame_on_the_manager_socket_gets_an_error_not_a_dead_socket(world: World) -> None:
     await _manager_survives(world, [b"\xff\xfe binary"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/dashboard/live.py _answer: json.loads is guarded for ValueError only; a deeply nested frame "
-    "(5,000 levels, 10 KB) raises RecursionError and kills the manager's socket without a close frame",
-)
 async def test_a_deeply_nested_frame_on_the_manager_socket_gets_an_error(world: World) -> None:
     await _manager_survives(world, [corpus.deep(5_000)])
 
