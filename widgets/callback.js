@@ -3,30 +3,28 @@
 // The status is kept in localStorage after a submit so it survives reloads and other pages;
 // while the panel is closed it shows as a small chip beside the button.
 
-const STYLE = `
-.fab{transition:transform .2s}
-.fab:hover{transform:scale(1.06)}
-.cw{position:fixed;bottom:30px;right:86px;z-index:2147483000;max-width:calc(100vw - 98px)}
-.left .cw{right:auto;left:86px}
-.chip{display:block;box-sizing:border-box;max-width:100%;padding:7px 14px;border:0;border-radius:18px;background:#fff;color:#111827;box-shadow:0 2px 10px rgba(0,0,0,.22);
- font:inherit;font-size:14px;line-height:22px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer;
- font-variant-numeric:tabular-nums}
-.chip::before{content:"";display:inline-block;width:8px;height:8px;margin-right:8px;border-radius:50%;background:var(--a);vertical-align:1px}
-.panel{bottom:calc(88px + var(--kb,0px));width:340px;max-height:calc(var(--vh,100vh) - 108px);overflow:auto;padding:20px;
- animation:in .18s ease-out}
-.panel:focus,.msg:focus,.st:focus{outline:none}
-.msg{margin:8px 0 4px;color:#111827;font-size:16px}
-.st{margin:8px 0 4px;font-variant-numeric:tabular-nums}
-.st p{margin:0 0 6px;color:#111827;font-size:16px}
-.st .sh{font-weight:600}
-.st .sn{color:#4b5563;font-size:14px}
-.st p:empty{display:none}
-.st:not([hidden])+a+form{margin-top:14px}
-.again{font-size:14px;color:var(--a)}
-.fe{margin:0 0 10px;padding:8px 10px;border-radius:8px;background:#fef2f2;font-size:14px}
-.hp{position:absolute;left:-9999px;top:auto;width:1px;height:1px;overflow:hidden}
-@media (max-width:480px){.panel{max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}
-`;
+const STYLE = '.fab{transition:transform .2s}' +
+  '.fab:hover{transform:scale(1.06)}' +
+  '.cw{position:fixed;bottom:30px;right:86px;z-index:2147483000;max-width:calc(100vw - 98px)}' +
+  '.left .cw{right:auto;left:86px}' +
+  '.chip{display:block;box-sizing:border-box;max-width:100%;padding:7px 14px;border:0;border-radius:18px;background:#fff;color:#111827;box-shadow:0 2px 10px rgba(0,0,0,.22);' +
+  'font:inherit;font-size:14px;line-height:22px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer;' +
+  'font-variant-numeric:tabular-nums}' +
+  '.chip::before{content:"";display:inline-block;width:8px;height:8px;margin-right:8px;border-radius:50%;background:var(--a);vertical-align:1px}' +
+  '.panel{bottom:calc(88px + var(--kb,0px));width:340px;max-height:calc(var(--vh,100vh) - 108px);overflow:auto;padding:20px;' +
+  'animation:in .18s ease-out}' +
+  '.panel:focus,.msg:focus,.st:focus{outline:none}' +
+  '.msg{margin:8px 0 4px;color:#111827;font-size:16px}' +
+  '.st{margin:8px 0 4px;font-variant-numeric:tabular-nums}' +
+  '.st p{margin:0 0 6px;color:#111827;font-size:16px}' +
+  '.st .sh{font-weight:600}' +
+  '.st .sn{color:#4b5563;font-size:14px}' +
+  '.st p:empty{display:none}' +
+  '.st:not([hidden])+a+form{margin-top:14px}' +
+  '.again{font-size:14px;color:var(--a)}' +
+  '.fe{margin:0 0 10px;padding:8px 10px;border-radius:8px;background:#fef2f2;font-size:14px}' +
+  '.hp{position:absolute;left:-9999px;top:auto;width:1px;height:1px;overflow:hidden}' +
+  '@media (max-width:480px){.panel{max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
 const PHONE = 'M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1' +
   'A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1.02z';
@@ -204,6 +202,8 @@ export default function callback(rt, config) {
     show('status');
   }
 
+  // The server refused to store the request for now: say so at once, in its words, not "Sending…".
+  rt.onStatus(rt.G(K, s => go.disabled && s.held && msg.textContent != s.held && show('queued', s.held)));
   rt.onFrame('callback_status', f => rt.guard(K, () => take(f)));
   // A request left by an earlier page view (e.g. offline) is acked here: its status rides on the ack.
   rt.onFrame('ack', (a, fr) => rt.guard(K, () => {
@@ -291,8 +291,9 @@ export default function callback(rt, config) {
     sending(true);
     rt.busy(K, true); // a callback in progress: other widgets must not interrupt
     const I = rt.identity(), schedule = to ? { start: from, end: to } : undefined;
-    // Not answered soon (or no network): tell the visitor it is saved and will be sent.
-    const slow = setTimeout(() => rt.guard(K, () => show('queued', rt.t('offline', null, config.texts))),
+    // Not answered soon (or no network): tell the visitor it is saved and will be sent; if the
+    // server itself could not store it, in the server's words (the visitor is not offline).
+    const slow = setTimeout(() => rt.guard(K, () => show('queued', rt.status().held || rt.t('offline', null, config.texts))),
       navigator.onLine === false ? 0 : 3e3);
     rt.send({
       type: 'lead', kind: K, phone: number, name: name.input.value.trim() || null,

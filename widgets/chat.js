@@ -1,50 +1,48 @@
 // Beckon chat widget (wire: docs/chat-protocol.md). Messages are text only; the conversation is kept
 // in localStorage once the visitor has written, and the server fills gaps by seq. Offline: a lead form.
 
-const STYLE = `
-.w{--b:20px}
-.fab{bottom:var(--b)}
-.fab svg{width:28px;height:28px}
-.n{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 5px;box-sizing:border-box;border-radius:10px;
- background:#dc2626;font:600 12px/20px sans-serif}
-.panel{bottom:calc(var(--b) + 68px + var(--kb,0px));display:flex;flex-direction:column;width:370px;
- height:min(560px,calc(var(--vh,100vh) - var(--b) - 88px));overflow:hidden}
-.hd{display:flex;align-items:center;padding:10px 8px 10px 16px;border-bottom:1px solid #e5e7eb}
-h2{flex:1;margin:0;font-size:17px}
-.hd .x{position:static}
-.main{flex:1;overflow:auto;padding:8px 14px 12px;overscroll-behavior:contain}
-.m{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;margin:8px 0}
-.v{margin-left:auto;align-items:flex-end}
-.b{padding:8px 12px;border-radius:14px;background:#f3f4f6;white-space:pre-wrap;overflow-wrap:anywhere}
-.v .b{background:var(--a);color:#fff}
-.v a{color:inherit}
-.q .b{opacity:.65}
-.who{display:flex;align-items:center;gap:6px;margin-bottom:3px}
-.av{width:26px;height:26px;border-radius:50%;background:#e5e7eb;font:600 11px/26px sans-serif;text-align:center;object-fit:cover}
-.meta,.who,.ty{display:flex;gap:6px;font-size:12px;color:#6b7280}
-.ty{padding:0 16px 6px}
-.foot{border-top:1px solid #e5e7eb}
-.ft{display:flex;gap:8px;align-items:flex-end;padding:10px 12px}
-.ft textarea{flex:1;min-height:42px;max-height:120px;resize:none;field-sizing:content;box-sizing:border-box;padding:9px 12px;
- border:1px solid #d1d5db;border-radius:8px;font:inherit;font-size:16px}
-p{margin:10px 0;color:inherit}
-.f{margin:0}
-label{margin:10px 0 4px;font-weight:400;font-size:14px}
-.foot .err{margin:6px 14px 0}
-.ft .go{width:auto;padding:10px 16px}
-.xb .go,.alt{width:100%;margin-top:12px}
-.alt{padding:10px 16px;border:0;border-radius:8px;font:inherit;font-weight:600;cursor:pointer;background:none;color:var(--a);box-shadow:inset 0 0 0 1px}
-.faces{display:flex;gap:6px}
-.face{flex:1;height:46px;border:1px solid #d1d5db;border-radius:8px;background:none;color:#6b7280;cursor:pointer}
-.face svg{width:30px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}
-.face[aria-pressed=true]{color:var(--a);box-shadow:inset 0 0 0 2px}
-a{color:var(--a)}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
-.panel:focus,p:focus{outline:none}
-@media (max-width:480px){.panel{height:var(--vh,100vh);border-radius:0}.open .fab{display:none}}
-`;
+const STYLE = '.w{--b:20px}' +
+  '.fab{bottom:var(--b)}' +
+  '.fab svg{width:28px;height:28px}' +
+  '.n{position:absolute;top:-4px;right:-4px;min-width:20px;padding:0 5px;box-sizing:border-box;border-radius:10px;' +
+  'background:#dc2626;font:600 12px/20px sans-serif}' +
+  '.panel{bottom:calc(var(--b) + 68px + var(--kb,0px));display:flex;flex-direction:column;width:370px;' +
+  'height:min(560px,calc(var(--vh,100vh) - var(--b) - 88px));overflow:hidden}' +
+  '.hd{display:flex;align-items:center;padding:10px 8px 10px 16px;border-bottom:1px solid #e5e7eb}' +
+  'h2{flex:1;margin:0;font-size:17px}' +
+  '.hd .x{position:static}' +
+  '.main{flex:1;overflow:auto;padding:8px 14px 12px;overscroll-behavior:contain}' +
+  '.m{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;margin:8px 0}' +
+  '.v{margin-left:auto;align-items:flex-end}' +
+  '.b{padding:8px 12px;border-radius:14px;background:#f3f4f6;white-space:pre-wrap;overflow-wrap:anywhere}' +
+  '.v .b{background:var(--a);color:#fff}' +
+  '.v a{color:inherit}' +
+  '.q .b{opacity:.65}' +
+  '.who{display:flex;align-items:center;gap:6px;margin-bottom:3px}' +
+  '.av{width:26px;height:26px;border-radius:50%;background:#e5e7eb;font:600 11px/26px sans-serif;text-align:center;object-fit:cover}' +
+  '.meta,.who,.ty{display:flex;gap:6px;font-size:12px;color:#6b7280}' +
+  '.ty{padding:0 16px 6px}' +
+  '.foot{border-top:1px solid #e5e7eb}' +
+  '.ft{display:flex;gap:8px;align-items:flex-end;padding:10px 12px}' +
+  '.ft textarea{flex:1;min-height:42px;max-height:120px;resize:none;field-sizing:content;box-sizing:border-box;padding:9px 12px;' +
+  'border:1px solid #d1d5db;border-radius:8px;font:inherit;font-size:16px}' +
+  'p{margin:10px 0;color:inherit}' +
+  '.f{margin:0}' +
+  'label{margin:10px 0 4px;font-weight:400;font-size:14px}' +
+  '.foot .err{margin:6px 14px 0}' +
+  '.ft .go{width:auto;padding:10px 16px}' +
+  '.xb .go,.alt{width:100%;margin-top:12px}' +
+  '.alt{padding:10px 16px;border:0;border-radius:8px;font:inherit;font-weight:600;cursor:pointer;background:none;color:var(--a);box-shadow:inset 0 0 0 1px}' +
+  '.faces{display:flex;gap:6px}' +
+  '.face{flex:1;height:46px;border:1px solid #d1d5db;border-radius:8px;background:none;color:#6b7280;cursor:pointer}' +
+  '.face svg{width:30px;fill:none;stroke:currentColor;stroke-width:1.6;stroke-linecap:round}' +
+  '.face[aria-pressed=true]{color:var(--a);box-shadow:inset 0 0 0 2px}' +
+  'a{color:var(--a)}' +
+  '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}' +
+  '.panel:focus,p:focus{outline:none}' +
+  '@media (max-width:480px){.panel{height:var(--vh,100vh);border-radius:0}.open .fab{display:none}}';
 
-const LINK = /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/i, PHOTO = /^(https?:\/\/|data:image\/)/i, EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const LINK = /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/i, EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const KEEP = 30 * 864e5, E = Symbol(); // m[E]: its nodes (not stored)
 
 export default function chat(rt, config) {
@@ -166,10 +164,7 @@ export default function chat(rt, config) {
   }
 
   const linkify = s => s.split(LINK).map((x, i) => i % 2 ? h('a', { href: x, rel: 'noopener noreferrer nofollow', target: '_blank' }, x) : x);
-  const photo = n => {
-    const p = String(([st.manager, config.greeter].find(x => x && x.name == n) || {}).photo || '');
-    return PHOTO.test(p) ? p : '';
-  };
+  const photo = n => rt.photo(([st.manager, config.greeter].find(x => x && x.name == n) || {}).photo);
   const avatar = (n, p) => {
     const ini = h('span', { class: 'av', 'aria-hidden': 'true' }, ((n || '').match(/(?<!\S)\p{L}/gu) || []).slice(0, 2).join('').toUpperCase());
     if (!p) return ini;
@@ -192,13 +187,13 @@ export default function chat(rt, config) {
     fab.setAttribute('aria-label', T(unread ? 'unread' : 'button', { n: unread }));
     if (!isOpen) return;
     view();
-    const stick = main.scrollHeight - main.scrollTop - main.clientHeight < 80, kids = greet && !offline() ? [greet] : [];
+    const s = rt.status(), stick = main.scrollHeight - main.scrollTop - main.clientHeight < 80, kids = greet && !offline() ? [greet] : [];
     let p = {};
     for (const m of msgs) {
       if (m.w == 'visitor' && !m.id && msgs.some(x => x.f && x.t == m.t)) continue; // an echo before its ack
       const x = m[E] || line(m), u = photo(m.n);
       x.mk.textContent = m.w != 'visitor' ? '' : m.s ? T(m.k ? 'read' : 'sent')
-        : rt.status().online ? T('sending') : T('queued');
+        : s.held || T(s.online ? 'sending' : 'queued'); // held: the server's word that it could not save it yet
       x.el.classList.toggle('q', !m.s);
       x.who.hidden = p.w == m.w && p.n == m.n && p.c == m.c;
       if (x.u != u) x.av.replaceWith(x.av = avatar(m.n, x.u = u));

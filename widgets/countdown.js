@@ -57,39 +57,37 @@ export function target(url, here) {
   } catch (e) { return '' }
 }
 
-const STYLE = `
-:host{display:block!important}
-.w{box-sizing:border-box;font:15px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827}
-.in{display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:6px 14px}
-p{margin:0}
-.ti{font-weight:650}
-.t{display:inline-flex;gap:6px;font-variant-numeric:tabular-nums}
-.g{display:inline-flex;flex-direction:column;align-items:center;min-width:2.4em;padding:3px 5px;border-radius:6px;line-height:1.1}
-b{font-weight:700;font-size:19px}
-i{font-style:normal;font-size:11px;letter-spacing:.02em}
-button{font:inherit;cursor:pointer}
-.cta{padding:8px 16px;border:0;border-radius:8px;background:var(--a);color:var(--f);font-weight:650}
-:focus-visible{outline:3px solid var(--a);outline-offset:2px}
-.bar{position:fixed;left:0;right:0;z-index:2147482999;padding:6px 52px;background:var(--a);color:var(--f);box-shadow:0 1px 8px #0003;animation:in .25s}
-.top{top:0}.bottom{bottom:0;padding-right:88px}
-.bar .g{background:color-mix(in srgb,var(--f) 16%,transparent)}
-.bar .cta{padding:6px 14px;background:var(--f);color:var(--a)}
-.bar :focus-visible{outline-color:var(--f)}
-.x{position:absolute;top:50%;right:8px;width:36px;height:36px;margin-top:-18px;border:0;border-radius:8px;background:none;color:inherit;font-size:24px;line-height:1}
-.bottom .x{right:auto;left:8px}
-.inl{padding:16px;border:1px solid #e5e7eb;border-radius:12px;background:#fff;text-align:center}
-.inl .in{flex-direction:column;gap:10px}
-.inl .ti{font-size:18px}
-.inl .t{gap:8px}
-.inl .g{min-width:3.4em;padding:8px 6px;border-radius:10px;background:var(--a);color:var(--f)}
-.inl b{font-size:28px}
-.inl i{font-size:12px}
-.msg{font-weight:500}
-@keyframes in{from{opacity:0}}
-@media (max-width:600px){.bar{padding:5px 44px 5px 8px;font-size:14px}.bottom{padding:5px 76px 5px 44px}.bar .in{gap:4px 8px}
- .bar .t{gap:4px}.bar .g{min-width:1.9em;padding:2px 3px}.bar b{font-size:15px}.bar i{font-size:10px}.bar .cta{padding:5px 10px;font-size:13px}
- .inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}
-`;
+const STYLE = ':host{display:block!important}' +
+  '.w{box-sizing:border-box;font:15px/1.35 system-ui,sans-serif;color:#111827}' +
+  '.in{display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:6px 14px}' +
+  'p{margin:0}' +
+  '.ti{font-weight:650}' +
+  '.t{display:inline-flex;gap:6px;font-variant-numeric:tabular-nums}' +
+  '.g{display:inline-flex;flex-direction:column;align-items:center;min-width:2.4em;padding:3px 5px;border-radius:6px;line-height:1.1}' +
+  'b{font-weight:700;font-size:19px}' +
+  'i{font-style:normal;font-size:11px;letter-spacing:.02em}' +
+  'button{font:inherit;cursor:pointer}' +
+  '.cta{padding:8px 16px;border:0;border-radius:8px;background:var(--a);color:var(--f);font-weight:650}' +
+  ':focus-visible{outline:3px solid var(--a);outline-offset:2px}' +
+  '.bar{position:fixed;left:0;right:0;z-index:2147482999;padding:6px 52px;background:var(--a);color:var(--f);box-shadow:0 1px 8px #0003;animation:in .25s}' +
+  '.top{top:0}.bottom{bottom:0;padding-right:88px}' +
+  '.bar .g{background:color-mix(in srgb,var(--f) 16%,transparent)}' +
+  '.bar .cta{padding:6px 14px;background:var(--f);color:var(--a)}' +
+  '.bar :focus-visible{outline-color:var(--f)}' +
+  '.x{position:absolute;top:50%;right:8px;width:36px;height:36px;margin-top:-18px;border:0;border-radius:8px;background:none;color:inherit;font-size:24px;line-height:1}' +
+  '.bottom .x{right:auto;left:8px}' +
+  '.inl{padding:16px;border:1px solid #e5e7eb;border-radius:12px;background:#fff;text-align:center}' +
+  '.inl .in{flex-direction:column;gap:10px}' +
+  '.inl .ti{font-size:18px}' +
+  '.inl .t{gap:8px}' +
+  '.inl .g{min-width:3.4em;padding:8px 6px;border-radius:10px;background:var(--a);color:var(--f)}' +
+  '.inl b{font-size:28px}' +
+  '.inl i{font-size:12px}' +
+  '.msg{font-weight:500}' +
+  '@keyframes in{from{opacity:0}}' +
+  '@media (max-width:600px){.bar{padding:5px 44px 5px 8px;font-size:14px}.bottom{padding:5px 76px 5px 44px}.bar .in{gap:4px 8px}' +
+  '.bar .t{gap:4px}.bar .g{min-width:1.9em;padding:2px 3px}.bar b{font-size:15px}.bar i{font-size:10px}.bar .cta{padding:5px 10px;font-size:13px}' +
+  '.inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}';
 
 export default function countdown(rt, config) {
   config = config || {};

@@ -1,18 +1,16 @@
 // Proactive greeting: a line from a manager who is online to answer, at most once per session,
 // within the page's interruption budget. Rules come from the chat widget's settings.
 
-const CSS = `
-.g{position:fixed;bottom:160px;right:20px;z-index:2147482999;max-width:300px;box-sizing:border-box;padding:14px 16px;
- background:#fff;color:#111827;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.2);
- font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-.left{right:auto;left:20px}
-.who{display:flex;align-items:center;gap:8px;margin:0 24px 6px 0;font-weight:600}
-.av{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--a);color:#fff;display:grid;place-items:center}
-p{margin:0 0 10px}
-.r{padding:8px 14px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-weight:600;cursor:pointer}
-.x{position:absolute;top:6px;right:6px;width:30px;height:30px;border:0;background:none;color:#6b7280;font-size:20px;cursor:pointer}
-button:focus-visible{outline:3px solid var(--a);outline-offset:2px}
-`;
+const CSS = '.g{position:fixed;bottom:160px;right:20px;z-index:2147482999;max-width:300px;box-sizing:border-box;padding:14px 16px;' +
+  'background:#fff;color:#111827;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.2);' +
+  'font:14px/1.45 system-ui,sans-serif}' +
+  '.left{right:auto;left:20px}' +
+  '.who{display:flex;align-items:center;gap:8px;margin:0 24px 6px 0;font-weight:600}' +
+  '.av{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--a);color:#fff;display:grid;place-items:center}' +
+  'p{margin:0 0 10px}' +
+  '.r{padding:8px 14px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-weight:600;cursor:pointer}' +
+  '.x{position:absolute;top:6px;right:6px;width:30px;height:30px;border:0;background:none;color:#6b7280;font-size:20px;cursor:pointer}' +
+  'button:focus-visible{outline:3px solid var(--a);outline-offset:2px}';
 
 // "/regex/" or a plain part of the path: "/demo/kitchens" matches /demo/kitchens.html?x=1.
 function matches(pattern) {
@@ -45,9 +43,8 @@ export default function greeter(rt, config) {
     try { sessionStorage.setItem(flag, '1') } catch (e) {}
     box = rt.mount('greeter', CSS);
     box.host.style.setProperty('--a', rt.accent(config.color));
-    const h = rt.h, name = who.name || '';
-    const photo = /^(https:|data:image\/)/.test(who.photo || '')
-      ? h('img', { class: 'av', src: who.photo, alt: '' }) : h('span', { class: 'av', 'aria-hidden': 'true' }, name[0] || '?');
+    const h = rt.h, name = who.name || '', src = rt.photo(who.photo);
+    const photo = src ? h('img', { class: 'av', src, alt: '' }) : h('span', { class: 'av', 'aria-hidden': 'true' }, name[0] || '?');
     const reply = h('button', { class: 'r', type: 'button' }, rt.t('greeter.reply'));
     const close = rt.closer();
     const card = h('div', { class: 'g' + (config.position == 'left' ? ' left' : ''), role: 'dialog', 'aria-label': rt.t('greeter.label', { name }) },

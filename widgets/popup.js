@@ -93,24 +93,22 @@ const TX = {
     'Скопировать код|Скопировано|Отметьте согласие, чтобы мы могли с вами связаться.|Оставьте телефон или почту.',
 };
 
-const STYLE = `
-.bd{z-index:2147483003;background:#0f172a73}
-.p{position:fixed;z-index:2147483004;box-sizing:border-box;padding:24px;background:#fff;overflow:auto;
- box-shadow:0 12px 40px #0004;border-radius:14px;animation:in .2s}
-.p:focus,.ok:focus{outline:none}
-.modal .p{inset:0;margin:auto;width:440px;height:fit-content;max-height:calc(var(--vh,100vh) - 32px)}
-.slide .p{left:20px;bottom:20px;width:340px;max-height:calc(100vh - 40px)}
-.p{max-width:calc(100vw - 32px)}
-.bar .p{left:0;right:0;max-width:none;display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:12px 56px 12px 20px;border-radius:0}
-.bar-top .p{top:0}.bar-bottom .p{bottom:0}
-.bar *{margin:0!important}.bar .im{display:none}.bar form{display:flex;flex-wrap:wrap;align-items:end;gap:8px}.bar .go{width:auto}
-.im{display:block;width:100%;max-height:180px;object-fit:contain;margin:0 0 14px}
-h2{font-size:20px}
-.code{margin:6px 0 10px;padding:10px;border:2px dashed var(--a);border-radius:10px;text-align:center;
- font:700 30px/1.2 ui-monospace,monospace;user-select:all;word-break:break-all}
-@media (max-width:480px){.modal .p,.slide .p{inset:auto 0 var(--kb,0px);margin:0;width:auto;max-width:none;height:auto;
- max-height:var(--vh,100vh);border-radius:16px 16px 0 0}.bar form,.bar .f{flex:1 1 100%}}
-`;
+const STYLE = '.bd{z-index:2147483003;background:#0f172a73}' +
+  '.p{position:fixed;z-index:2147483004;box-sizing:border-box;padding:24px;background:#fff;overflow:auto;' +
+  'box-shadow:0 12px 40px #0004;border-radius:14px;animation:in .2s}' +
+  '.p:focus,.ok:focus{outline:none}' +
+  '.modal .p{inset:0;margin:auto;width:440px;height:fit-content;max-height:calc(var(--vh,100vh) - 32px)}' +
+  '.slide .p{left:20px;bottom:20px;width:340px;max-height:calc(100vh - 40px)}' +
+  '.p{max-width:calc(100vw - 32px)}' +
+  '.bar .p{left:0;right:0;max-width:none;display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:12px 56px 12px 20px;border-radius:0}' +
+  '.bar-top .p{top:0}.bar-bottom .p{bottom:0}' +
+  '.bar *{margin:0!important}.bar .im{display:none}.bar form{display:flex;flex-wrap:wrap;align-items:end;gap:8px}.bar .go{width:auto}' +
+  '.im{display:block;width:100%;max-height:180px;object-fit:contain;margin:0 0 14px}' +
+  'h2{font-size:20px}' +
+  '.code{margin:6px 0 10px;padding:10px;border:2px dashed var(--a);border-radius:10px;text-align:center;' +
+  'font:700 30px/1.2 ui-monospace,monospace;user-select:all;word-break:break-all}' +
+  '@media (max-width:480px){.modal .p,.slide .p{inset:auto 0 var(--kb,0px);margin:0;width:auto;max-width:none;height:auto;' +
+  'max-height:var(--vh,100vh);border-radius:16px 16px 0 0}.bar form,.bar .f{flex:1 1 100%}}';
 
 const GRACE = 3e3; // no exit intent in the first seconds after load
 

@@ -1,49 +1,47 @@
 // Beckon quiz (docs/quiz.md): one question at a time, inline in [data-beckon-quiz=slug] and as a dialog.
 // Every answer sends the path's answers (partial capture); the result is the server's, from its ack.
 
-const STYLE = `
-.q{font:16px/1.45 system-ui,sans-serif;color:#111827}
-.in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px;background:#fff}
-.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a73}
-.pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;width:min(560px,100vw - 32px);
- max-height:calc(var(--vh,100vh) - 40px);overflow:auto;padding:20px 24px;background:#fff;border-radius:14px;box-shadow:0 12px 40px #0005}
-h2{margin:0 40px 12px 0;font-size:19px}
-h3{margin:18px 0 12px;font-size:17px}
-p{margin:0 0 10px}
-.x{position:absolute;top:10px;right:10px;width:40px;height:40px;border:0;background:none;color:#6b7280;font-size:26px}
-.bar{height:6px;margin-bottom:14px;background:#e5e7eb}
-.bar i{display:block;height:100%;background:var(--a);transition:width .3s}
-.g{display:grid;gap:8px}
-.im{grid-template-columns:repeat(auto-fill,minmax(130px,1fr))}
-.o{display:flex;align-items:center;gap:10px;width:100%;margin:0;padding:12px 14px;border:1px solid #d1d5db;border-radius:10px;background:#fff;color:inherit;text-align:left}
-.o[aria-pressed=true],.o:has(:checked){border-color:var(--a);box-shadow:inset 0 0 0 1px var(--a)}
-.im .o{flex-direction:column;padding:8px}
-.o img{width:100%;aspect-ratio:4/3;object-fit:contain}
-*{box-sizing:border-box}
-input,textarea,button{max-width:100%;font:inherit;accent-color:var(--a);cursor:pointer}
-.t,textarea{width:100%;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;cursor:auto}
-[type=checkbox]{width:20px;height:20px;flex:none;margin:0}
-.num{display:flex;flex-wrap:wrap;gap:12px;align-items:center}
-[type=range]{flex:1 1 180px}
-.num .t{width:110px;margin-right:6px}
-label{display:block;margin:12px 0 4px}
-.ck{display:flex;gap:10px}
-.err{margin:6px 0;color:#b91c1c;font-size:14px}
-.err:empty{display:none}
-[aria-invalid=true]{border-color:#b91c1c}
-.nav{display:flex;gap:8px;justify-content:flex-end;margin-top:18px}
-.nav button,.code button{padding:11px 18px;border:1px solid #d1d5db;border-radius:8px;background:#fff;font-weight:600}
-.bk{margin-right:auto}
-.nav .go,.code button{border-color:var(--a);background:var(--a);color:#fff}
-.sm{margin-top:14px;color:#6b7280;font-size:13px}
-.big{font-size:22px}
-.big b,a{color:var(--a)}
-.code{display:flex;gap:10px;align-items:center;margin:4px 0 8px;padding:10px 14px;border:2px dashed var(--a);border-radius:10px}
-.code b{flex:1;font:700 26px monospace;user-select:all}
-:focus-visible{outline:3px solid var(--a);outline-offset:2px}
-.qq:focus,.pn:focus{outline:none}
-@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}
-`;
+const STYLE = '.q{font:16px/1.45 system-ui,sans-serif;color:#111827}' +
+  '.in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px;background:#fff}' +
+  '.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a73}' +
+  '.pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;width:min(560px,100vw - 32px);' +
+  'max-height:calc(var(--vh,100vh) - 40px);overflow:auto;padding:20px 24px;background:#fff;border-radius:14px;box-shadow:0 12px 40px #0005}' +
+  'h2{margin:0 40px 12px 0;font-size:19px}' +
+  'h3{margin:18px 0 12px;font-size:17px}' +
+  'p{margin:0 0 10px}' +
+  '.x{position:absolute;top:10px;right:10px;width:40px;height:40px;border:0;background:none;color:#6b7280;font-size:26px}' +
+  '.bar{height:6px;margin-bottom:14px;background:#e5e7eb}' +
+  '.bar i{display:block;height:100%;background:var(--a);transition:width .3s}' +
+  '.g{display:grid;gap:8px}' +
+  '.im{grid-template-columns:repeat(auto-fill,minmax(130px,1fr))}' +
+  '.o{display:flex;align-items:center;gap:10px;width:100%;margin:0;padding:12px 14px;border:1px solid #d1d5db;border-radius:10px;background:#fff;color:inherit;text-align:left}' +
+  '.o[aria-pressed=true],.o:has(:checked){border-color:var(--a);box-shadow:inset 0 0 0 1px var(--a)}' +
+  '.im .o{flex-direction:column;padding:8px}' +
+  '.o img{width:100%;aspect-ratio:4/3;object-fit:contain}' +
+  '*{box-sizing:border-box}' +
+  'input,textarea,button{max-width:100%;font:inherit;accent-color:var(--a);cursor:pointer}' +
+  '.t,textarea{width:100%;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;cursor:auto}' +
+  '[type=checkbox]{width:20px;height:20px;flex:none;margin:0}' +
+  '.num{display:flex;flex-wrap:wrap;gap:12px;align-items:center}' +
+  '[type=range]{flex:1 1 180px}' +
+  '.num .t{width:110px;margin-right:6px}' +
+  'label{display:block;margin:12px 0 4px}' +
+  '.ck{display:flex;gap:10px}' +
+  '.err{margin:6px 0;color:#b91c1c;font-size:14px}' +
+  '.err:empty{display:none}' +
+  '[aria-invalid=true]{border-color:#b91c1c}' +
+  '.nav{display:flex;gap:8px;justify-content:flex-end;margin-top:18px}' +
+  '.nav button,.code button{padding:11px 18px;border:1px solid #d1d5db;border-radius:8px;background:#fff;font-weight:600}' +
+  '.bk{margin-right:auto}' +
+  '.nav .go,.code button{border-color:var(--a);background:var(--a);color:#fff}' +
+  '.sm{margin-top:14px;color:#6b7280;font-size:13px}' +
+  '.big{font-size:22px}' +
+  '.big b,a{color:var(--a)}' +
+  '.code{display:flex;gap:10px;align-items:center;margin:4px 0 8px;padding:10px 14px;border:2px dashed var(--a);border-radius:10px}' +
+  '.code b{flex:1;font:700 26px monospace;user-select:all}' +
+  ':focus-visible{outline:3px solid var(--a);outline-offset:2px}' +
+  '.qq:focus,.pn:focus{outline:none}' +
+  '@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
 const B = {
   en: {

@@ -92,7 +92,10 @@ const TX = {
 
 let X = { key: '', site: {}, identity: {}, emit() {} };
 let wsUrl, collectUrl, vid, ws, live, sent, timer, pinger, posting, want = 0, fails = 0, delay = 1e3, final = 0;
-let mem = [], selfOpened = 0;
+let mem = [], selfOpened = 0, until = 0, probe, note, later;
+// Frames the server refused as 'unavailable' (store full or down): none goes again before `until`
+// (the last refusal's retry_after), then one at a time as a probe; the first ack sends all the others.
+const wait = new Set();
 const pend = new Map(), subs = {}, watchers = new Set(), broken = new Set(), busyKinds = new Set(), left = new Set();
 
 // Storage may be missing or throw (privacy modes, sandboxed frames): degrade to memory.
@@ -112,8 +115,11 @@ function outbox() {
   if (v === undefined) return mem;
   try { return JSON.parse(v) || [] } catch (e) { return [] }
 }
+// At most 50 frames: analytics ('track', the host page can call it in a loop) go first, oldest
+// first; what a visitor typed (leads, chat, quiz) is never pushed out by them, only past 200 of its own.
 function setOutbox(a) {
-  mem = a = a.slice(-50);
+  let n = a.length - 50, m = a.length - 200;
+  mem = a = a.filter(f => f.type == 'track' ? n-- <= 0 : m-- <= 0);
   store('local', 'outbox', a.length ? J(a) : null);
 }
 
@@ -195,38 +201,40 @@ export function mount(kind, css, parent) {
 
 // ---- what the dialogs and forms of the widgets share: one copy here, not one per chunk.
 // Styles for a widget's dialog, form fields, errors, buttons and close button; --a is its accent.
-export const UI = `
-.w{font:15px/1.45 system-ui,sans-serif;color:#111827}
-.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a4d}
-.x{position:absolute;top:10px;right:10px;width:36px;height:36px;border:0;border-radius:8px;background:none;color:#6b7280;
- font:inherit;font-size:24px;line-height:1;cursor:pointer}
-.x:hover{background:#f3f4f6}
-h2{margin:0 40px 6px 0;font-size:18px;line-height:1.3;font-weight:600}
-p{margin:0 0 14px;color:#4b5563}
-.f{margin:0 0 12px}
-label{display:block;margin:0 0 4px;font-weight:500}
-.f input,.f select,.f textarea{display:block;box-sizing:border-box;width:100%;margin:0;padding:10px 12px;border:1px solid #d1d5db;
- border-radius:8px;background:#fff;color:#111827;font:inherit;font-size:16px;line-height:1.3}
-.ck{display:flex;gap:8px;align-items:flex-start;flex-wrap:wrap}
-.f.ck input{width:20px;height:20px;flex:none;margin:1px 0 0;accent-color:var(--a)}
-.ck label{flex:1;margin:0;font-weight:400;font-size:14px}
-.ck .err{flex-basis:100%}
-.f [aria-invalid=true]{border-color:#b91c1c}
-.err{margin:4px 0;color:#b91c1c;font-size:13px}
-.err:empty{display:none}
-.go{display:block;width:100%;padding:12px 16px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-size:16px;
- font-weight:600;cursor:pointer}
-.go:disabled{opacity:.7;cursor:progress}
-:focus-visible{outline:3px solid var(--a);outline-offset:2px}
-@keyframes in{from{opacity:0;transform:translateY(8px)}}
-.fab{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;
- background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}
-.fab svg{width:26px;height:26px;fill:currentColor}
-.panel{position:fixed;right:20px;z-index:2147483002;box-sizing:border-box;max-width:calc(100vw - 40px);background:#fff;
- border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25)}
-.left .fab,.left .panel{right:auto;left:20px}
-@media (max-width:480px){.w .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none}}
-`;
+export const UI = '.w{font:15px/1.45 system-ui,sans-serif;color:#111827}' +
+  '.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a4d}' +
+  '.x{position:absolute;top:10px;right:10px;width:36px;height:36px;border:0;border-radius:8px;background:none;color:#6b7280;' +
+  'font:inherit;font-size:24px;line-height:1;cursor:pointer}' +
+  '.x:hover{background:#f3f4f6}' +
+  'h2{margin:0 40px 6px 0;font-size:18px;line-height:1.3;font-weight:600}' +
+  'p{margin:0 0 14px;color:#4b5563}' +
+  '.f{margin:0 0 12px}' +
+  'label{display:block;margin:0 0 4px;font-weight:500}' +
+  '.f input,.f select,.f textarea{display:block;box-sizing:border-box;width:100%;margin:0;padding:10px 12px;border:1px solid #d1d5db;' +
+  'border-radius:8px;background:#fff;color:#111827;font:inherit;font-size:16px;line-height:1.3}' +
+  '.ck{display:flex;gap:8px;align-items:flex-start;flex-wrap:wrap}' +
+  '.f.ck input{width:20px;height:20px;flex:none;margin:1px 0 0;accent-color:var(--a)}' +
+  '.ck label{flex:1;margin:0;font-weight:400;font-size:14px}' +
+  '.ck .err{flex-basis:100%}' +
+  '.f [aria-invalid=true]{border-color:#b91c1c}' +
+  '.err{margin:4px 0;color:#b91c1c;font-size:13px}' +
+  '.err:empty{display:none}' +
+  '.go{display:block;width:100%;padding:12px 16px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-size:16px;' +
+  'font-weight:600;cursor:pointer}' +
+  '.go:disabled{opacity:.7;cursor:progress}' +
+  ':focus-visible{outline:3px solid var(--a);outline-offset:2px}' +
+  '@keyframes in{from{opacity:0;transform:translateY(8px)}}' +
+  '.fab{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;padding:0;border:0;border-radius:50%;' +
+  'background:var(--a);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;display:flex;align-items:center;justify-content:center}' +
+  '.fab svg{width:26px;height:26px;fill:currentColor}' +
+  '.panel{position:fixed;right:20px;z-index:2147483002;box-sizing:border-box;max-width:calc(100vw - 40px);background:#fff;' +
+  'border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25)}' +
+  '.left .fab,.left .panel{right:auto;left:20px}' +
+  '@media (max-width:480px){.w .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none}}';
+
+// A person's photo as the chat and the greeter show it: a web address (an upload served by Beckon may
+// be plain http on a local install) or an inline image; '' for anything else (javascript:, relative).
+export const photo = p => /^(https?:\/\/|data:image\/)/i.test(p = String(p || '')) ? p : '';
 
 // The owner's colour, if it is one (it goes into CSS text), else Beckon's teal.
 export const accent = c => /^[#\w(),.%\s\/-]{1,60}$/.test(c = String(c || '')) && CSS.supports('color', c) ? c : '#0f766e';
@@ -377,7 +385,8 @@ export function onFrame(type, fn) {
 }
 
 // online: the server is reachable as far as we know; queued: frames not yet answered.
-export const status = () => ({ online: N.onLine !== false && (!!live || fails < 2), queued: outbox().length });
+// held: the server's own words while it cannot store what was sent (online, but not saved yet).
+export const status = () => ({ online: N.onLine !== false && (!!live || fails < 2), queued: outbox().length, held: wait.size ? note : '' });
 export function onStatus(fn) {
   watchers.add(fn);
   return () => watchers.delete(fn);
@@ -387,10 +396,18 @@ function notify() {
   watchers.forEach(fn => { try { fn(s) } catch (e) { console.error(e) } });
 }
 
+// The frames that may go now: all but the refused ones, and of those, once due, one probe (a
+// visitor's own frame before analytics).
+function ready(o) {
+  const w = o.filter(f => wait.has(f.id)), p = !probe && Date.now() >= until && (w.find(f => f.type != 'track') || w[0]);
+  if (p) probe = p.id;
+  return o.filter(f => !wait.has(f.id) || f == p);
+}
+
 function flush() {
   const o = outbox();
   if (live) {
-    for (const f of o) if (!sent.has(f.id)) { sent.add(f.id); live.send(J(f)) }
+    for (const f of ready(o.filter(f => !sent.has(f.id)))) { sent.add(f.id); live.send(J(f)) }
   } else if (o.length || want) {
     if (fails > 1 || !self.WebSocket) post();
     open();
@@ -419,7 +436,7 @@ function open() {
   };
   s.onclose = e => {
     if (ws != s) return;
-    ws = live = 0;
+    ws = live = probe = 0;
     clearInterval(pinger);
     if (!ok) fails++;
     if (e.code == 4403 || e.code == 4404) { // origin not allowed / unknown site: retrying cannot help
@@ -447,8 +464,9 @@ function batch() {
 }
 
 async function post() {
-  const frames = batch();
-  if (posting || !frames.length) return;
+  if (posting) return;
+  const frames = ready(batch());
+  if (!frames.length) return;
   posting = 1;
   try {
     const r = await fetch(collectUrl, {
@@ -457,7 +475,7 @@ async function post() {
     });
     const j = await r.json();
     (j.results || []).forEach((x, i) => x && result(x, x.id || frames[i] && frames[i].id));
-  } catch (e) {}
+  } catch (e) { probe = 0 }
   posting = 0;
   notify();
 }
@@ -476,11 +494,21 @@ function result(f, id = f.id) {
     if (f.code == 'rate_limited' && sent) { sent.clear(); setTimeout(flush, (f.retry_after || 10) * 1e3) }
     return console.warn('Beckon:', f.code, f.message);
   }
-  if (f.type == 'error' && f.code == 'unavailable') { // stays in the outbox and is retried
+  if (id == probe) probe = 0;
+  if (f.type == 'error' && f.code == 'unavailable') { // stays in the outbox and is retried, once, later
     if (sent) sent.delete(id);
-    setTimeout(flush, Math.min(f.retry_after || 5, 60) * 1e3);
+    wait.add(id);
+    note = f.message;
+    const ms = Math.min(f.retry_after || 5, 60) * 1e3;
+    until = Date.now() + ms;
+    clearTimeout(later);
+    later = setTimeout(flush, ms);
     return notify();
   }
+  // Stored: the server can write again, so what waited goes now.
+  const again = f.type == 'ack' && wait.size;
+  if (again) wait.clear();
+  wait.delete(id);
   const p = pend.get(id), fr = p ? p.f : outbox().find(x => x.id == id);
   pend.delete(id);
   setOutbox(outbox().filter(x => x.id != id));
@@ -491,4 +519,5 @@ function result(f, id = f.id) {
   } else if (p) p.reject(f);
   left.delete(id);
   notify();
+  if (again) flush();
 }

@@ -1,6 +1,7 @@
 """The server's disk is full while a visitor asks for a callback and writes in the chat: the widget
-keeps both in its outbox and tells the visitor they are saved; once the disk has room again the
-runtime's retry delivers both, exactly once."""
+keeps both in its outbox and tells the visitor, in the server's words, that they could not be saved
+yet and will be sent again; once the disk has room again the runtime's retry delivers both, exactly
+once, and the retry waits for the refusal's retry_after (no storm on a struggling server)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,12 @@ def test_widget_keeps_requests_while_the_disk_is_full_and_sends_them_once_after(
     server, disk = server_on_tiny_disk
     visitor = visitor_on_full_disk(server, disk, new_context)
     request_callback(visitor, "020 7946 0666", "Full Disk Fran")
-    # Not acked, so not promised: the visitor is told the request is saved and will be sent.
-    expect(visitor.get_by_text("we saved your request and will send it")).to_be_visible()
+    # Not acked, so not promised: the visitor is told it is not saved yet and will be sent again.
+    expect(visitor.get_by_role("dialog")).to_contain_text(STORE_DOWN)
     visitor.keyboard.press("Escape")
     say(visitor, "Is the disk full?")
     expect(log(visitor)).to_contain_text("Is the disk full?")
+    expect(log(visitor)).to_contain_text(STORE_DOWN)  # not a silent "Sending…"
     assert kept(visitor) == ["chat_message", "lead"]
     assert landed(server, "Full Disk Fran", "Is the disk full?") == (0, 0)
 
@@ -66,11 +68,6 @@ def test_widget_keeps_requests_while_the_disk_is_full_and_sends_them_once_after(
     assert landed(server, "Full Disk Fran", "Is the disk full?") == (1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widgets/callback.js shows its own 'You're offline' text for an 'unavailable' refusal although the"
-    " visitor is online; the server's message (server/ingest.py STORE_DOWN) never reaches the visitor",
-)
 def test_widget_says_the_server_could_not_save_rather_than_that_the_visitor_is_offline(  # type: ignore[no-untyped-def]
     server_on_tiny_disk, new_context
 ) -> None:
@@ -81,11 +78,6 @@ def test_widget_says_the_server_could_not_save_rather_than_that_the_visitor_is_o
     expect(visitor.get_by_role("dialog")).not_to_contain_text("You're offline")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widgets/runtime.js re-sends a frame refused as 'unavailable' with the next flush of any other frame"
-    " (and once per refusal's timer), not once per retry_after: a struggling server gets a retry storm",
-)
 def test_a_refused_frame_waits_its_retry_after_before_going_again(server_on_tiny_disk, new_context) -> None:  # type: ignore[no-untyped-def]
     server, disk = server_on_tiny_disk
     chat_shop(server, KEY)

@@ -1,11 +1,10 @@
-"""The outbox is bounded (the runtime keeps the newest 50 frames). While the server can't be reached,
-the host page's own analytics calls — Beckon('track', …), part of the public JS API — keep adding
-frames. A callback request waiting in the outbox must not be pushed out by them: a lost lead is
-the one thing Beckon promises never to do."""
+"""The outbox is bounded (50 frames; analytics 'track' frames are dropped first, oldest first). While
+the server can't be reached, the host page's own analytics calls — Beckon('track', …), part of the
+public JS API — keep adding frames. A callback request waiting in the outbox must not be pushed out
+by them: a lost lead is the one thing Beckon promises never to do."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import request_callback
@@ -15,11 +14,6 @@ from tests.fault.browser.test_offline_callback_and_chat import KEY, kept, landed
 HOST_PAGE_EVENTS = 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widgets/runtime.js setOutbox() keeps the last 50 frames whatever they are: 50 'track' frames"
-    " evict a waiting lead, which is then never sent",
-)
 def test_host_page_analytics_never_push_a_waiting_lead_out_of_the_outbox(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon()
     chat_shop(server, KEY)
