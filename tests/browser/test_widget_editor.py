@@ -5,6 +5,8 @@ next page view getting exactly what was published."""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 
 from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, expect
 
@@ -152,8 +154,8 @@ def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonSe
 
 
 def test_popup_and_countdown_texts_change_the_preview(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
-    # A countdown asks the server for its deadline over the visitor socket, which checks the page's
-    # origin: its preview works where the dashboard's host is one of the site's domains (as in the demo).
+    # The dashboard's host is one of this site's domains (as in the demo): a number left in the preview
+    # must still be no lead.
     email = editor_site(beckon, "ed-offers", "127.0.0.1")
     page = signed_in(new_context(), beckon, email)
     page.goto(f"{beckon.base}/app/widgets/ed-offers/popup/offer")
@@ -184,6 +186,35 @@ def test_popup_and_countdown_texts_change_the_preview(beckon: BeckonServer, new_
     page.get_by_label("Mode").select_option("daily")
     expect(page.get_by_label("Time of day")).to_be_visible()
     expect(page.get_by_label("Minutes each visitor gets")).to_have_count(0)
+
+
+def stored_for_site(server: BeckonServer, key: str) -> tuple[int, int]:
+    """Visitors and evergreen starts stored for a site: what a preview must never write."""
+    with sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True) as db:
+        (site_id,) = db.execute("SELECT id FROM sites WHERE key = ?", (key,)).fetchone()
+        visitors = db.execute("SELECT COUNT(*) FROM visitors WHERE site_id = ?", (site_id,)).fetchone()[0]
+        starts = db.execute("SELECT COUNT(*) FROM countdown_starts WHERE site_id = ?", (site_id,)).fetchone()[0]
+    return int(visitors), int(starts)
+
+
+def test_the_countdown_preview_counts_to_the_draft_not_the_saved_deadline(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    # The dashboard's host is NOT among this site's domains: the preview asks for the draft's deadline
+    # under its preview key, and the server answers from the draft, storing nothing.
+    email = editor_site(beckon, "ed-timer")
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets/ed-timer/countdown/sale")
+    timer = preview(page).get_by_role("timer")
+    expect(timer).to_have_attribute("aria-label", re.compile(r"\b1 hour\b"))  # saved: evergreen, 90 minutes
+    page.get_by_label("Minutes each visitor gets").fill("5")
+    expect(timer).to_have_attribute("aria-label", re.compile(r"^(4|5) minutes\b"))
+    page.get_by_label("Mode").select_option("fixed")
+    page.get_by_label("Deadline (site timezone)").fill("2031-05-17T18:30")
+    expect(timer).to_have_attribute("datetime", "2031-05-17T18:30:00.000Z")  # the site's timezone is UTC
+    expect(page.get_by_text("Preview: up to date")).to_be_visible()
+    saved = beckon.with_store(lambda store: store.get_site_by_key("ed-timer"))
+    widget = beckon.with_store(lambda store: store.get_widget(saved.id, "countdown", "sale"))
+    assert widget.config == COUNTDOWN  # previewing saved nothing...
+    assert stored_for_site(beckon, "ed-timer") == (0, 0)  # ...and made no visitor, no evergreen start
 
 
 def visitor_page(ctx: BrowserContext, server: BeckonServer, key: str) -> Page:

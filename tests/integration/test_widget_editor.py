@@ -4,6 +4,7 @@ previewed without being saved, and only owners and admins of the site may do any
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from server.demo import DEMO_POPUPS, KITCHEN_QUIZ
 from server.models import Role
@@ -322,3 +325,59 @@ def test_quiz_errors_in_words_are_located_at_their_field(
     )
     assert reply.status_code == 400
     assert path in [e["path"] for e in reply.json()["errors"]], reply.json()
+
+
+async def _preview_socket(beckon: BeckonServer, key: str, origin: str, frames: list[dict[str, Any]]) -> list[Any]:
+    """What the visitor socket answers a preview frame's key: each frame's reply."""
+    async with connect(f"{beckon.ws_base}/ws/visitor?site={key}", origin=origin) as ws:  # type: ignore[arg-type]
+        replies: list[Any] = []
+        for frame in frames:
+            await ws.send(json.dumps(frame))
+            replies.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        return replies
+
+
+async def _refused(beckon: BeckonServer, key: str, origin: str) -> tuple[str, int | None]:
+    """The error a refused socket says before it closes, and its close code."""
+    async with connect(f"{beckon.ws_base}/ws/visitor?site={key}", origin=origin) as ws:  # type: ignore[arg-type]
+        said = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    return said["code"], closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_a_countdown_preview_is_answered_from_the_draft_and_stores_nothing(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    # The shop has no countdown at all: the draft is all there is, and its key is no site's.
+    csrf = csrf_from(owner.get(f"/app/widgets/{shop}/countdown/launch").text)
+    draft = {"mode": "fixed", "deadline": "2031-05-17T18:30", "display": "inline", "title": "Launch"}
+    made = owner.post(
+        f"/app/preview/{shop}/countdown/launch",
+        data={"csrf": csrf, "definition": json.dumps(draft)},
+        headers={"Accept": "application/json"},
+    )
+    assert made.status_code == 200, made.text
+    key = "preview-" + made.json()["token"]
+    page = owner.get(f"/app/preview/{shop}/countdown/launch?draft={made.json()['token']}")
+    assert f'data-site="{key}"' in page.text  # the frame's loader connects under the preview key
+
+    hello = {"type": "hello", "visitor": "preview-visitor-1"}
+    ask = {"type": "countdown", "id": "ask-launch-01", "countdown": "launch"}
+    lead = {"type": "lead", "id": "lead-from-preview-1", "kind": "callback", "phone": "020 7946 0733"}
+    welcome, answer, refused = await _preview_socket(beckon, key, beckon.base, [hello, ask, lead])
+    assert welcome["type"] == "welcome"
+    assert answer["type"] == "ack" and answer["countdown"]["deadline"] == 1936809000000  # 2031-05-17 18:30 UTC
+    assert refused["type"] == "error" and refused["code"] == "bad_frame"
+    assert stored(beckon, shop, "countdown", "launch") is None and beckon.leads(shop) == []
+
+    # Another page (its origin is not the dashboard's) may not use the token; nor does a
+    # preview of any other kind open a socket.
+    assert await _refused(beckon, key, "http://localhost") == ("unknown_site", 4404)
+    callback = owner.post(
+        f"/app/preview/{shop}/callback/main",
+        data={"csrf": csrf, "definition": "{}"},
+        headers={"Accept": "application/json"},
+    )
+    other = "preview-" + callback.json()["token"]
+    assert await _refused(beckon, other, beckon.base) == ("unknown_site", 4404)
