@@ -70,25 +70,30 @@ async def test_lead_is_acked_and_the_ack_means_it_is_stored(beckon: BeckonServer
 
 
 async def test_resending_a_frame_returns_the_same_ack_and_no_duplicate(beckon: BeckonServer) -> None:
-    frame = lead()
-    async with await visitor(beckon) as ws:
+    frame, who = lead(), frame_id()
+    async with await visitor(beckon, visitor_id=who) as ws:
         first = await send(ws, frame)
         again = await send(ws, frame)
-    # A later page view re-sends from the outbox on a new socket.
-    async with await visitor(beckon) as ws:
+    # A later page view of the same visitor re-sends from the outbox on a new socket.
+    async with await visitor(beckon, visitor_id=who) as ws:
         third = await send(ws, frame)
     assert core(first) == core(again) == core(third)
+    assert [x.client_frame_id for x in beckon.leads(SITE)].count(frame["id"]) == 1
+    # Another visitor with the same id learns nothing of this lead and stores nothing.
+    async with await visitor(beckon) as ws:
+        foreign = await send(ws, frame)
+    assert foreign["type"] == "error" and foreign["code"] == "duplicate_id" and first["lead"] not in str(foreign)
     assert [x.client_frame_id for x in beckon.leads(SITE)].count(frame["id"]) == 1
 
 
 async def test_an_acked_lead_survives_a_hard_kill(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon()
-    frame = lead(name="Survivor")
-    async with await visitor(server) as ws:
+    frame, who = lead(name="Survivor"), frame_id()
+    async with await visitor(server, visitor_id=who) as ws:
         ack = await send(ws, frame)
         server.kill()
     server.start()
-    async with await visitor(server) as ws:
+    async with await visitor(server, visitor_id=who) as ws:
         assert core(await send(ws, frame)) == core(ack)
     assert [x.name for x in server.leads(SITE)] == ["Survivor"]
 
@@ -171,18 +176,19 @@ async def test_track_events_are_acked_once(beckon: BeckonServer) -> None:
 
 async def test_floods_of_leads_from_one_address_are_rate_limited_with_a_friendly_message(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon(BECKON_LEAD_LIMIT_PER_IP="3")
-    replies = []
-    for _ in range(4):
+    replies, visitors = [], [frame_id() for _ in range(4)]
+    for who in visitors:
         # Different visitors, one address: the per-address limit applies.
-        async with await visitor(server) as ws:
+        async with await visitor(server, visitor_id=who) as ws:
             replies.append(await send(ws, lead()))
     assert [r["type"] for r in replies] == ["ack", "ack", "ack", "error"]
     assert replies[-1]["code"] == "rate_limited"
     assert "too quickly" in replies[-1]["message"] and replies[-1]["retry_after"] > 0
     assert len(server.leads(SITE)) == 3
     # A re-sent frame that was stored still gets its ack: the outbox must be able to finish.
-    async with await visitor(server) as ws:
-        first = server.leads(SITE)[0]
+    first = server.leads(SITE)[0]
+    owner = visitors[[r.get("lead") for r in replies].index(first.ref)]
+    async with await visitor(server, visitor_id=owner) as ws:
         again = await send(ws, lead(id=first.client_frame_id))
     assert core(again) == {"type": "ack", "id": first.client_frame_id, "lead": first.ref}
 
