@@ -132,6 +132,7 @@ class Ingest:
         site, data = session.site, frame.data
         if frame.type == "chat_message":
             assert frame.id is not None
+            await self._switched_on(site, "chat", frame.id)
             contact = await self._contact(site, frame.id, data)
             return await self.chat.visitor_message(
                 site, session.visitor, frame.id, data.get("text"), contact, session.user_agent[:400]
@@ -179,9 +180,7 @@ class Ingest:
             await self._own_frame(session, frame.id)
             return await self._ack(frame.id, known)
         if frame.kind in SWITCHED_OFF:
-            widget = await self.store.get_widget(site.id, frame.kind)
-            if widget is not None and not widget.enabled:  # switched off in the dashboard
-                raise FrameError(ErrorCode.WIDGET_OFF, SWITCHED_OFF[frame.kind], frame_id=frame.id)
+            await self._switched_on(site, frame.kind, frame.id)
         popup = await self._popup(site, frame) if frame.kind == "popup" else None
         if frame.kind == "callback" and site.settings.get("require_consent") and not frame.consent:
             raise FrameError(
@@ -247,6 +246,12 @@ class Ingest:
             return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
         await self._own_frame(session, frame.id)  # another visitor stored this id a moment ago
         return await self._ack(frame.id, lead)
+
+    async def _switched_on(self, site: Site, kind: str, frame_id: str) -> None:
+        """Refuse a callback or chat that the owner switched off (a site without the widget's row takes them)."""
+        widget = await self.store.get_widget(site.id, kind)
+        if widget is not None and not widget.enabled:
+            raise FrameError(ErrorCode.WIDGET_OFF, SWITCHED_OFF[kind], frame_id=frame_id)
 
     async def _own_frame(self, session: VisitorSession, frame_id: str, run: str | None = None) -> None:
         """Refuse a client frame id (or quiz run id) that another visitor of the site stored: its ack

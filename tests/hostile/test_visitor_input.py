@@ -337,26 +337,29 @@ async def test_site_a_page_cannot_write_into_site_b(world: World) -> None:
     assert lead_count(world, OTHER_SITE) == before
 
 
-async def test_a_switched_off_widget_takes_no_leads(world: World) -> None:
-    async def switch_off(store: Any) -> None:
+@pytest.mark.parametrize(
+    ("kind", "frame"),
+    [
+        ("callback", lambda: lead()),
+        ("chat", lambda: lead(kind="chat", phone=None, email="ann@example.test")),
+        ("chat", lambda: {"type": "chat_message", "id": new_id(), "text": "Anyone there?", "phone": "020 7946 0958"}),
+    ],
+)
+async def test_a_switched_off_widget_takes_no_leads(world: World, kind: str, frame: Any) -> None:
+    async def switch(store: Any, enabled: bool) -> None:
         site = await store.get_site_by_key(OTHER_SITE)
-        await store.put_widget(site.id, "callback", {}, enabled=False)
+        await store.put_widget(site.id, kind, {}, enabled=enabled)
 
-    world.server.with_store(switch_off)
+    world.server.with_store(lambda store: switch(store, False))
     before = lead_count(world, OTHER_SITE)
     try:
         async with await hello(world, origin=B_ORIGIN, site=OTHER_SITE) as ws:
-            reply = await send(ws, lead())
+            reply = await send(ws, frame())
         assert reply["type"] == "error" and reply["code"] == "widget_off", reply
         assert reply["message"]
         assert lead_count(world, OTHER_SITE) == before
     finally:
-
-        async def switch_on(store: Any) -> None:
-            site = await store.get_site_by_key(OTHER_SITE)
-            await store.put_widget(site.id, "callback", {}, enabled=True)
-
-        world.server.with_store(switch_on)
+        world.server.with_store(lambda store: switch(store, True))
 
 
 # -- quizzes: text answers and another visitor's run ------------------------------------------
