@@ -85,6 +85,10 @@ def test_a_new_site_gets_its_settings_snippet_and_install_check(empty: BeckonSer
         "&#39;shop..test&#39; is not a domain",
     ):
         assert text in refused.text
+    # Numbers: what str.isdigit() takes but int() refuses, too many digits, out of bounds: a field error each.
+    for promise in ("\u00b2", "9" * 20_000, "5", "٤٥"):
+        wrong = post(owner, path, path, site_form(promise_seconds=promise))
+        assert wrong.status_code == 400 and "Callback promise: a number of seconds from 10 to 3600" in wrong.text
     assert post(owner, path, path, site_form()).status_code == 303
 
     config = httpx.get(f"{empty.base}/api/v1/sites/{key}/config", headers={"Origin": "https://www.oak.test"}).json()
