@@ -2,7 +2,7 @@
 // within the page's interruption budget. Rules come from the chat widget's settings.
 
 const CSS = '.g{position:fixed;bottom:160px;right:20px;z-index:2147482999;max-width:300px;box-sizing:border-box;padding:14px 16px;' +
-  'background:#fff;color:#111827;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.2);' +
+  'background:#fff;color:#111827;border-radius:14px;box-shadow:0 8px 30px #0003;' +
   'font:14px/1.45 system-ui,sans-serif}' +
   '.left{right:auto;left:20px}' +
   '.who{display:flex;align-items:center;gap:8px;margin:0 24px 6px 0;font-weight:600}' +

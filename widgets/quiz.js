@@ -43,25 +43,16 @@ const STYLE = '.q{font:16px/1.45 system-ui,sans-serif;color:#111827}' +
   '.qq:focus,.pn:focus{outline:none}' +
   '@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
+// Built-in texts, [English, Russian].
 const B = {
-  en: {
-    next: 'Next', back: 'Back', skip: 'Skip', submit: 'Show my result', result: 'Your result', again: 'Start again',
-    note: 'We save your answers as you go so that we can prepare your estimate.',
-    contact: 'Where should we send your result?',
-    pick: 'Please choose at least one option.',
-    copy: 'Copy',
-    failed: "{label}: we'll confirm this figure when we get in touch.",
-    saved: 'Your answers are saved; the result will appear here once the connection is back.',
-  },
-  ru: {
-    next: 'Далее', back: 'Назад', skip: 'Пропустить', submit: 'Показать результат', result: 'Ваш результат', again: 'Пройти заново',
-    note: 'Мы сохраняем ответы по ходу теста, чтобы подготовить расчёт.',
-    contact: 'Куда отправить результат?',
-    pick: 'Выберите хотя бы один вариант.',
-    copy: 'Копировать',
-    failed: '{label}: уточним эту цифру, когда свяжемся с вами.',
-    saved: 'Ответы сохранены. Результат появится, когда восстановится связь.',
-  },
+  next: ['Next', 'Далее'], back: ['Back', 'Назад'], skip: ['Skip', 'Пропустить'],
+  submit: ['Show my result', 'Показать результат'], result: ['Your result', 'Ваш результат'], again: ['Start again', 'Пройти заново'],
+  note: ['We save your answers as you go so that we can prepare your estimate.', 'Мы сохраняем ответы по ходу теста, чтобы подготовить расчёт.'],
+  contact: ['Where should we send your result?', 'Куда отправить результат?'],
+  pick: ['Please choose at least one option.', 'Выберите хотя бы один вариант.'],
+  copy: ['Copy', 'Копировать'],
+  failed: ["{label}: we'll confirm this figure when we get in touch.", '{label}: уточним эту цифру, когда свяжемся с вами.'],
+  saved: ['Your answers are saved; the result will appear here once the connection is back.', 'Ответы сохранены. Результат появится, когда восстановится связь.'],
 };
 const KEEP = 30 * 864e5, CF = /^(phone|email|name|consent)$/;
 const RES = 'result', M = Math, NO = {};
@@ -123,7 +114,7 @@ export default function quiz(rt, config) {
     steps.forEach(s => by[s.id] = s);
     const cs = steps.find(s => s.type == 'contact') || {};
     const T = (k, v) => {
-      const f = K + '.' + k, s = it.texts?.[k] ?? config.texts?.[k] ?? rt.site().texts?.[f] ?? B[L][k];
+      const f = K + '.' + k, s = it.texts?.[k] ?? config.texts?.[k] ?? rt.site().texts?.[f] ?? B[k]?.[+(L == 'ru')];
       return rt.t(s == null ? 'chat.' + k : f, v, { [f]: s, ...config.texts }); // else chat's or the runtime's
     };
     const oid = (o, i) => String(o.id ?? i + 1), picked = s => [].concat(S.a[s.id] ?? []);

@@ -384,17 +384,16 @@ export function onFrame(type, fn) {
   return () => subs[type].delete(fn);
 }
 
-// online: the server is reachable as far as we know; queued: frames not yet answered.
-// held: the server's own words while it cannot store what was sent (online, but not saved yet).
-export const status = () => ({ online: N.onLine !== false && (!!live || fails < 2), queued: outbox().length, held: wait.size ? note : '' });
+// online: the server is reachable as far as we know; held: the server's own words while it cannot
+// store what was sent (online, but not saved yet).
+export const status = () => ({ online: N.onLine !== false && (!!live || fails < 2), held: wait.size && note });
 export function onStatus(fn) {
   watchers.add(fn);
   return () => watchers.delete(fn);
 }
-function notify() {
-  const s = status();
-  watchers.forEach(fn => { try { fn(s) } catch (e) { console.error(e) } });
-}
+// Calls every fn of a set; one that throws is logged and does not stop the others.
+const each = (fns, ...a) => (fns || []).forEach(fn => { try { fn(...a) } catch (e) { console.error(e) } });
+const notify = () => each(watchers, status());
 
 // The frames that may go now: all but the refused ones, and of those, once due, one probe (a
 // visitor's own frame before analytics).
@@ -483,11 +482,11 @@ async function post() {
 // The beacon's answer is unreadable, so its frames stay in the outbox for the next page view.
 function beacon(frames) {
   const v = visitor();
-  if (!v || !frames.length || !N.sendBeacon) return console.warn('Beckon: nothing to send with or no visitor id yet');
+  if (!v || !frames.length || !N.sendBeacon) return; // the frames wait in the outbox for the next page view
   try { N.sendBeacon(collectUrl, new Blob([J({ visitor: v, frames })], { type: 'text/plain' })) } catch (e) {}
 }
 
-const fire = (type, ...a) => (subs[type] || []).forEach(fn => { try { fn(...a) } catch (e) { console.error(e) } });
+const fire = (type, ...a) => each(subs[type], ...a);
 
 function result(f, id = f.id) {
   if (!id) { // connection-level error, e.g. frame flood: resend what is unanswered later
@@ -505,10 +504,9 @@ function result(f, id = f.id) {
     later = setTimeout(flush, ms);
     return notify();
   }
-  // Stored: the server can write again, so what waited goes now.
-  const again = f.type == 'ack' && wait.size;
-  if (again) wait.clear();
   wait.delete(id);
+  // Stored: the server can write again, so what waited goes now (once this answer is dealt with).
+  if (f.type == 'ack' && wait.size) { wait.clear(); setTimeout(flush) }
   const p = pend.get(id), fr = p ? p.f : outbox().find(x => x.id == id);
   pend.delete(id);
   setOutbox(outbox().filter(x => x.id != id));
@@ -519,5 +517,4 @@ function result(f, id = f.id) {
   } else if (p) p.reject(f);
   left.delete(id);
   notify();
-  if (again) flush();
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.pages import signed_in_manager
@@ -241,6 +244,45 @@ def test_no_greeting_when_nobody_can_answer(beckon: BeckonServer, new_context) -
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     page.clock.run_for(20_000)
     expect(page.get_by_role("dialog", name="Message from Anna")).to_have_count(0)
+
+
+def png(width: int = 8) -> bytes:
+    """A real PNG picture (one grey square), as a person's camera would give a bigger one."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(width))
+    header = struct.pack(">IIBBBBB", width, width, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_the_greeting_shows_the_photo_the_manager_uploaded(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
+    # An uploaded photo is served by Beckon itself, here (as on a local install) over plain http.
+    server = fresh_beckon()
+    key = greeting_site(server, "greet-photo", with_manager=True)
+    me = signed_in_manager(new_context(), server, *MANAGER)
+    me.goto(f"{server.base}/app/me")
+    me.get_by_label("Picture (PNG, JPEG or WebP").set_input_files(
+        files=[{"name": "anna.png", "mimeType": "image/png", "buffer": png()}]
+    )
+    me.get_by_role("button", name="Upload photo").click()
+    expect(me.get_by_role("img", name="Your photo as visitors see it")).to_be_visible()
+    photo = me.get_by_role("img", name="Your photo as visitors see it").get_attribute("src")
+    assert photo and photo.startswith("/media/people/")
+    inbox(new_context(), server)
+    ctx = new_context()
+    page = ctx.new_page()
+    page.clock.install()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(server, key)}<h1>Shop</h1>")
+    page.goto(f"{SHOP}/")
+    expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    page.clock.run_for(7_000)
+    greeting = page.get_by_role("dialog", name="Message from Anna")
+    expect(greeting).to_contain_text("Hi, I'm Anna — can I help?")
+    picture = greeting.locator("img")
+    expect(picture).to_have_attribute("src", f"{server.base}{photo}")
+    assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 8  # it really loaded
 
 
 def test_on_a_phone_the_chat_fills_the_screen(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
