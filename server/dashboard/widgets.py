@@ -8,7 +8,6 @@ Callback and chat are one per site (stored without a slug); their editor lives a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import secrets
@@ -435,10 +434,6 @@ class WidgetPages:
             body = {"token": token, "errors": [located(kind, e) for e in errors]}
             return JSONResponse(body, status_code=400 if errors else 200)
         context = {"site": site, "kind": kind, "slug": slug, "token": token, "errors": errors, "label": LABELS[kind]}
-        if kind == "countdown" and token:
-            # widget_preview.html gives a countdown the site's own key; the visitor socket answers a draft
-            # countdown under preview-<token> (from the dashboard's origin), so that key goes in its place.
-            context["site"] = dataclasses.replace(site, key=f"preview-{token}")
         # A countdown in a bar draws itself; only an inline one needs its place in the page.
         context["inline"] = not errors and config.get("display") == "inline"
         return self.dash.render(request, "widget_preview.html", context, status_code=400 if errors else 200)

@@ -36,9 +36,9 @@ def test_frames_are_acked_in_order_with_cors_for_the_page(beckon: BeckonServer) 
 
 
 async def test_a_frame_sent_by_beacon_and_again_by_socket_is_stored_once(beckon: BeckonServer) -> None:
-    frame = lead()
-    via_http = post(beckon, {"visitor": uuid.uuid4().hex, "frames": [frame]}).json()["results"][0]
-    async with await visitor(beckon) as ws:
+    frame, me = lead(), uuid.uuid4().hex
+    via_http = post(beckon, {"visitor": me, "frames": [frame]}).json()["results"][0]
+    async with await visitor(beckon, visitor_id=me) as ws:
         via_socket = await send(ws, frame)
     assert core(via_http) == core(via_socket)
     assert [x.client_frame_id for x in beckon.leads(SITE)].count(frame["id"]) == 1
