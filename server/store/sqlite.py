@@ -57,6 +57,101 @@ def _fail(batch: list[asyncio.Future[None]], why: str) -> None:
             durable.set_exception(StoreUnavailable(why))
 
 
+# -- bench (#10): statements run together on the writer's thread, one trip per caller --
+
+
+def _open_caller(conn: sqlite3.Connection) -> None:
+    """Open the shared transaction if none is open, and this caller's savepoint in it."""
+    if not conn.in_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    conn.execute("SAVEPOINT caller")
+
+
+def _upsert_visitor_now(
+    conn: sqlite3.Connection, site_id: int, visitor_key: str, context: dict[str, Any], user_agent: str
+) -> int:
+    now = time.time()
+    trail = context.get("trail") or []
+    conn.execute(
+        "INSERT INTO visitors (site_id, visitor_key, first_seen, last_seen, user_agent, referrer,"
+        " landing_page, utm, page_trail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (site_id, visitor_key) DO UPDATE SET last_seen = excluded.last_seen,"
+        " user_agent = excluded.user_agent",
+        (
+            site_id,
+            visitor_key,
+            now,
+            now,
+            user_agent,
+            context.get("referrer", ""),
+            context.get("landing", ""),
+            _dumps(context.get("utm") or {}),
+            _dumps(trail[-TRAIL_LIMIT:]),
+        ),
+    )
+    row = conn.execute(
+        "SELECT id, page_trail FROM visitors WHERE site_id = ? AND visitor_key = ?", (site_id, visitor_key)
+    ).fetchone()
+    assert row is not None
+    if trail:
+        merged = json.loads(row["page_trail"])
+        seen = {(p.get("url"), p.get("at")) for p in merged}
+        merged.extend(p for p in trail if (p.get("url"), p.get("at")) not in seen)
+        merged.sort(key=lambda p: p.get("at") or 0)
+        conn.execute("UPDATE visitors SET page_trail = ? WHERE id = ?", (_dumps(merged[-TRAIL_LIMIT:]), row["id"]))
+    return int(row["id"])
+
+
+def _create_lead_now(
+    conn: sqlite3.Connection,
+    new: NewLead,
+    callback: dict[str, Any] | None,
+    events: list[EventRecord],
+    now: float,
+) -> tuple[sqlite3.Row, bool]:
+    """create_lead's statements, all in one go on the writer's thread (inside the caller's savepoint)."""
+    existing = conn.execute(
+        "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (new.site_id, new.client_frame_id)
+    ).fetchone()
+    if existing is not None:
+        return existing, False
+    visitor_id = _upsert_visitor_now(conn, new.site_id, new.visitor_key, new.context, new.user_agent)
+    cur = conn.execute(
+        "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
+        " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            secrets.token_urlsafe(9),
+            new.site_id,
+            visitor_id,
+            new.kind,
+            new.phone,
+            new.email,
+            new.name,
+            _dumps(new.answers),
+            new.source,
+            _dumps(new.context),
+            new.client_frame_id,
+            now,
+            now,
+        ),
+    )
+    lead_id = int(cur.lastrowid or 0)
+    rows = [(lead_id, now, "created", Actor.VISITOR.value, None, _dumps({"page": new.context.get("url", "")}))]
+    rows += [(lead_id, now, e.type, e.actor_type.value, e.actor_id, _dumps(e.data)) for e in events]
+    if callback is not None:
+        fields = {"lead_id": lead_id, "site_id": new.site_id, "updated_at": now, **callback}
+        _, params = _assignments(fields, _CALLBACK_FIELDS | {"lead_id", "site_id", "updated_at"})
+        conn.execute(f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params)
+    conn.executemany(
+        "INSERT INTO lead_events (lead_id, at, type, actor_type, actor_id, data) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    row = conn.execute(
+        "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?", (lead_id,)
+    ).fetchone()
+    assert row is not None
+    return row, True
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -339,9 +434,7 @@ class SQLiteStore:
         durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         async with self._write_lock:
             try:
-                if not db.in_transaction:
-                    await db.execute("BEGIN IMMEDIATE")
-                await db.execute("SAVEPOINT caller")
+                await db._execute(_open_caller, db._conn)  # -- bench (#10): one trip, not two --
                 try:
                     yield db
                     await db.execute("RELEASE caller")
@@ -812,39 +905,7 @@ class SQLiteStore:
     async def _upsert_visitor(
         self, db: aiosqlite.Connection, site_id: int, visitor_key: str, context: dict[str, Any], user_agent: str
     ) -> int:
-        now = time.time()
-        trail = context.get("trail") or []
-        await db.execute(
-            "INSERT INTO visitors (site_id, visitor_key, first_seen, last_seen, user_agent, referrer,"
-            " landing_page, utm, page_trail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (site_id, visitor_key) DO UPDATE SET last_seen = excluded.last_seen,"
-            " user_agent = excluded.user_agent",
-            (
-                site_id,
-                visitor_key,
-                now,
-                now,
-                user_agent,
-                context.get("referrer", ""),
-                context.get("landing", ""),
-                _dumps(context.get("utm") or {}),
-                _dumps(trail[-TRAIL_LIMIT:]),
-            ),
-        )
-        found = await db.execute_fetchall(
-            "SELECT id, page_trail FROM visitors WHERE site_id = ? AND visitor_key = ?", (site_id, visitor_key)
-        )
-        row = next(iter(found), None)
-        assert row is not None
-        if trail:
-            merged = json.loads(row["page_trail"])
-            seen = {(p.get("url"), p.get("at")) for p in merged}
-            merged.extend(p for p in trail if (p.get("url"), p.get("at")) not in seen)
-            merged.sort(key=lambda p: p.get("at") or 0)
-            await db.execute(
-                "UPDATE visitors SET page_trail = ? WHERE id = ?", (_dumps(merged[-TRAIL_LIMIT:]), row["id"])
-            )
-        return int(row["id"])
+        return int(await db._execute(_upsert_visitor_now, db._conn, site_id, visitor_key, context, user_agent))
 
     async def lead_by_frame(self, site_id: int, client_frame_id: str) -> Lead | None:
         row = await self._one(
@@ -871,44 +932,9 @@ class SQLiteStore:
         """
         now = time.time()
         async with self._tx() as db:
-            # One trip to the writer's thread per statement: the write lock is held while they run.
-            found = await db.execute_fetchall(
-                "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (new.site_id, new.client_frame_id)
-            )
-            existing = next(iter(found), None)
-            if existing is not None:
-                return _lead(existing), False
-            visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
-            ref = secrets.token_urlsafe(9)
-            cur = await db.execute(
-                "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
-                " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ref,
-                    new.site_id,
-                    visitor_id,
-                    new.kind,
-                    new.phone,
-                    new.email,
-                    new.name,
-                    _dumps(new.answers),
-                    new.source,
-                    _dumps(new.context),
-                    new.client_frame_id,
-                    now,
-                    now,
-                ),
-            )
-            lead_id = cur.lastrowid
-            await db.execute(
-                "INSERT INTO lead_events (lead_id, at, type, actor_type, data) VALUES (?, ?, 'created', ?, ?)",
-                (lead_id, now, Actor.VISITOR.value, _dumps({"page": new.context.get("url", "")})),
-            )
-            if callback is not None:
-                await self._insert_callback(db, int(lead_id or 0), new.site_id, callback, now)
-            for event in events or []:
-                await self._add_event(db, int(lead_id or 0), event, now)
-            return await self._lead_row(db, int(lead_id or 0)), True
+            # -- bench (#10): one trip to the writer's thread for all of it, not one per statement --
+            row, created = await db._execute(_create_lead_now, db._conn, new, callback, events or [], now)
+        return _lead(row), created
 
     async def _insert_callback(
         self, db: aiosqlite.Connection, lead_id: int, site_id: int, callback: dict[str, Any], now: float
