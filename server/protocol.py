@@ -19,8 +19,9 @@ Visitor -> server:
   chat_message, chat_sync, chat_typing, chat_read, chat_rating, page: see docs/chat-protocol.md
 Idempotency is per visitor: the same visitor re-sending a frame id gets the first ack and no duplicate.
 Ids are unique per site, so an id (or quiz run id) that another visitor of the site already stored is
-answered error duplicate_id ("send again"; the widget makes a new id): nothing is stored and nothing of
-the other visitor's lead is told. A lead of kind callback or chat while that widget is switched off is
+answered error duplicate_id with a "send again" message: nothing is stored and nothing of the other
+visitor's lead is told. Widgets make ids from crypto.randomUUID, so only a forged id meets this; the
+widget drops the frame and shows the message, as for any refusal. A lead of kind callback or chat while that widget is switched off is
 answered error widget_off with a message for the visitor.
 
 A socket must say hello within 10 s of opening, or it is closed with 1008 (policy violation, reason
