@@ -271,8 +271,12 @@ class Router:
         now = self.clock()
         return start >= now - 60 and end > start and schedule_of(site).contains_window(start, end)
 
-    async def created(self, lead: Lead) -> dict[str, Any] | None:
-        """A new lead is stored: remember its callback, tell everyone. Returns the visitor's status."""
+    async def created(
+        self, lead: Lead, site: Site | None = None, visitor_key: str | None = None
+    ) -> dict[str, Any] | None:
+        """A new lead is stored: remember its callback, tell everyone. Returns the visitor's status.
+
+        Ingest passes the site and visitor key it holds, so they are not read again per lead."""
         callback = await self.store.get_callback(lead.id)
         if callback is None:
             return None
@@ -280,7 +284,7 @@ class Router:
         self._tried[lead.id] = list(callback.offered_to)
         self._plan_step(lead.id)
         self._wake.set()
-        return await self._publish(callback, lead)
+        return await self._publish(callback, lead, site, visitor_key)
 
     # -- presence ----------------------------------------------------------------
 
@@ -657,12 +661,15 @@ class Router:
             "outcome": callback.outcome.value if callback.outcome else None,
         }
 
-    async def card(self, callback: Callback, lead: Lead | None = None) -> dict[str, Any] | None:
+    async def card(
+        self, callback: Callback, lead: Lead | None = None, site: Site | None = None
+    ) -> dict[str, Any] | None:
         lead = lead or await self.store.get_lead_by_id(callback.lead_id)
         if lead is None:
             return None
         holder = await self.store.get_user(callback.claimed_by) if callback.claimed_by else None
-        site = await self.store.get_site(lead.site_id)
+        if site is None or site.id != lead.site_id:
+            site = await self.store.get_site(lead.site_id)
         return lead_summary(lead) | {
             "type": "callback",
             "lead": lead.ref,
@@ -696,16 +703,21 @@ class Router:
         found = await self.store.visitor_callbacks(site_id, visitor_key, self.clock() - RECENT_SECONDS)
         return [await self.visitor_status(ref, callback) for ref, callback in found]
 
-    async def _publish(self, callback: Callback, lead: Lead | None = None) -> dict[str, Any] | None:
+    async def _publish(
+        self, callback: Callback, lead: Lead | None = None, site: Site | None = None, visitor_key: str | None = None
+    ) -> dict[str, Any] | None:
+        """Send a callback's card to the site's managers and its status to the visitor. ``site`` and
+        ``visitor_key`` are the caller's copies, if it has them, to spare re-reading them."""
         lead = lead or await self.store.get_lead_by_id(callback.lead_id)
         if lead is None:
             return None
-        card = await self.card(callback, lead)
+        card = await self.card(callback, lead, site)
         if card:
             self.hub.publish(site_channel(lead.site_id), card)
         status = await self.visitor_status(lead.ref, callback)
-        if lead.visitor_id is not None:
+        if visitor_key is None and lead.visitor_id is not None:
             visitor = await self.store.get_visitor(lead.visitor_id)
-            if visitor is not None:
-                self.hub.publish(visitor_channel(lead.site_id, visitor.visitor_key), status)
+            visitor_key = visitor.visitor_key if visitor is not None else None
+        if visitor_key is not None:
+            self.hub.publish(visitor_channel(lead.site_id, visitor_key), status)
         return status
