@@ -241,7 +241,7 @@ class Ingest:
         )
         if created:
             self.hub.publish(site_channel(site.id), lead_summary(lead))
-            status = await self.router.created(lead)
+            status = await self.router.created(lead, site, session.visitor)  # held already: not re-read
             ack = {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
             return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
         await self._own_frame(session, frame.id)  # another visitor stored this id a moment ago
