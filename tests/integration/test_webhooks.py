@@ -232,3 +232,39 @@ async def test_a_change_on_the_lead_card_is_posted_as_lead_updated(fresh_beckon:
         assert reply.status_code == 303
     _, body = await provider.next_request()
     assert (body["type"], body["data"]["lead"]["ref"], body["data"]["lead"]["status"]) == ("lead.updated", ref, "won")
+
+
+def toggle_webhook(server: BeckonServer) -> None:
+    """Turn the site's webhook off or on again, as an admin does on the Integrations page."""
+    [hook] = server.with_store(_site_hooks)
+    with signed_in(server, ADMIN) as c:
+        csrf = csrf_from(c.get("/app/integrations").text)
+        reply = c.post(f"/app/integrations/webhooks/{hook.id}/toggle", data={"csrf": csrf})
+        assert reply.status_code == 303 and reply.headers["location"] == "/app/integrations"
+
+
+async def _site_hooks(store: Store) -> list[Any]:
+    site = await store.get_site_by_key(SITE)
+    assert site is not None
+    return await store.webhooks([site.id])
+
+
+async def test_webhooks_added_or_turned_off_while_leads_flow_take_effect_at_once(
+    fresh_beckon: Any, provider: Receiver
+) -> None:
+    """The server keeps each site's webhooks in memory (bench #10); a change in the dashboard must reach it."""
+    server: BeckonServer = fresh_beckon()
+    new_lead(server)  # the server now knows this site has no webhooks
+    add_webhook(server, provider.url, events=["lead.created"])
+    added = new_lead(server)
+    _, body = await provider.next_request()
+    assert body["data"]["lead"]["ref"] == added
+
+    toggle_webhook(server)  # off
+    new_lead(server)  # while it is off
+    toggle_webhook(server)  # on again
+    on = new_lead(server)
+    _, body = await provider.next_request()
+    assert body["data"]["lead"]["ref"] == on
+    # Events are queued in order, so the lead made while it was off had its turn before this one.
+    assert {d.subject for d, _ in delivery_log(server)} == {added, on}  # none for `before` or `off`
