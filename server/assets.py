@@ -7,10 +7,14 @@ from them with terser (local names renamed; committed beside them in dist/, so
 serving needs no Node). A build is served only if it was made from the source as it
 is now (the source's hash is in its first line); otherwise the source is served
 minified by rjsmin (comments and spaces out, nothing renamed), and the server says so.
+
+Each body is gzipped (-9) once at start and sent as is to a browser that accepts gzip,
+rather than compressed again on every request; its ETag differs from the plain body's.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -35,6 +39,12 @@ class Asset:
     body: bytes
     digest: str
     built: bool  # terser's build of the current source, not the rjsmin fallback
+    gzipped: bytes = b""  # gzip -9 of body, made once (mtime 0: the same bytes every start)
+
+    @classmethod
+    def of(cls, name: str, body: bytes, built: bool) -> Asset:
+        digest = hashlib.sha256(body).hexdigest()[:12]
+        return cls(name=name, body=body, digest=digest, built=built, gzipped=gzip.compress(body, 9, mtime=0))
 
     @property
     def hashed_name(self) -> str:
@@ -60,7 +70,7 @@ class Assets:
         else:
             log.warning("%s is missing or older than %s: serving it unrenamed; run `make widgets`", build, path.name)
             body, built = rjsmin.jsmin(source.decode("utf-8")).encode(), False
-        return Asset(name=path.stem, body=body, digest=hashlib.sha256(body).hexdigest()[:12], built=built)
+        return Asset.of(path.stem, body, built)
 
     def chunk_url(self, base: str, name: str) -> str:
         return f"{base}/widgets/{self.chunks[name].hashed_name}"
@@ -79,14 +89,32 @@ class Assets:
 
     @staticmethod
     def _respond(request: Request, asset: Asset, cache: str) -> Response:
-        etag = f'"{asset.digest}"'
+        zipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+        # One ETag per encoding: a cache must never answer a plain request with the gzip bytes.
+        etag = f'"{asset.digest}-gz"' if zipped else f'"{asset.digest}"'
         headers = {
             "ETag": etag,
             "Cache-Control": cache,
+            "Vary": "Accept-Encoding",
             # Chunks are ES modules imported cross-origin by the host page.
             "Access-Control-Allow-Origin": "*",
             "X-Content-Type-Options": "nosniff",
         }
-        if request.headers.get("if-none-match") == etag:
+        if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
             return Response(status_code=304, headers=headers)
+        if zipped:
+            return Response(asset.gzipped, media_type=JS, headers=headers | {"Content-Encoding": "gzip"})
         return Response(asset.body, media_type=JS, headers=headers)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip: named (or ``*``) without ``q=0``."""
+    chosen: dict[str, bool] = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.partition(";")
+        q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+        try:
+            chosen[name.strip()] = float(q) > 0
+        except ValueError:
+            chosen[name.strip()] = False
+    return chosen.get("gzip", chosen.get("x-gzip", chosen.get("*", False)))

@@ -68,6 +68,38 @@ def test_loader_is_served_with_a_short_cache(beckon: BeckonServer) -> None:
     assert httpx.get(f"{beckon.base}/widgets/nothing.js").status_code == 404
 
 
+def raw_get(url: str, encoding: str, **headers: str) -> tuple[httpx.Response, bytes]:
+    """A GET asking for ``encoding``; the body as sent on the wire (httpx would otherwise unzip it)."""
+    with httpx.Client() as client, client.stream("GET", url, headers={"Accept-Encoding": encoding, **headers}) as r:
+        return r, b"".join(r.iter_raw())
+
+
+def test_scripts_are_sent_gzipped_to_those_who_accept_it(beckon: BeckonServer) -> None:
+    assets = Assets(ROOT)
+    chunks = config(beckon, Origin=ORIGIN).json()["chunks"]
+    served = [(f"{beckon.base}/embed.js", assets.loader), *((url, assets.chunks[n]) for n, url in chunks.items())]
+    for url, asset in served:
+        zipped, wire = raw_get(url, "gzip, deflate, br")
+        assert zipped.status_code == 200 and zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "Accept-Encoding" and zipped.headers["content-type"].startswith(
+            "text/javascript"
+        )
+        assert gzip.decompress(wire) == asset.body and len(wire) < len(asset.body)
+        assert int(zipped.headers["content-length"]) == len(wire)
+
+        plain, body = raw_get(url, "identity")
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers and body == asset.body
+        assert "Accept-Encoding" in {v.strip() for v in plain.headers["vary"].split(",")}
+        assert plain.headers["etag"] != zipped.headers["etag"]
+
+    url, asset = served[0]
+    # Revalidation: each ETag stands for its own bytes only.
+    zipped, _ = raw_get(url, "gzip")
+    assert raw_get(url, "gzip", **{"If-None-Match": zipped.headers["etag"]})[0].status_code == 304
+    again, body = raw_get(url, "identity", **{"If-None-Match": zipped.headers["etag"]})
+    assert again.status_code == 200 and body == asset.body
+
+
 def test_demo_site_has_the_snippet_filled_in(beckon: BeckonServer) -> None:
     page = httpx.get(f"{beckon.base}/demo/").text
     assert f"'{beckon.base}/embed.js'" in page
