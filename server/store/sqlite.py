@@ -8,11 +8,11 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -41,6 +41,7 @@ from server.models import (
 )
 from server.store import FrameTaken, StoreUnavailable
 
+T = TypeVar("T")
 TRAIL_LIMIT = 50
 HOOKS_MAX_AGE = 5.0  # seconds a cached list of a site's active webhooks is trusted
 _WRITE_FAILURES = ("disk is full", "readonly", "read-only", "disk i/o error", "database is locked", "unable to open")
@@ -66,6 +67,38 @@ def _open_caller(conn: sqlite3.Connection) -> None:
     if not conn.in_transaction:
         conn.execute("BEGIN IMMEDIATE")
     conn.execute("SAVEPOINT caller")
+
+
+class _TransactionLost(Exception):
+    """A caller failed and SQLite had already dropped the whole shared transaction with it."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _as_caller(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``fn(conn, *args)`` in the caller's savepoint of the shared transaction; on failure only that
+    savepoint is undone, unless SQLite dropped the whole transaction (_TransactionLost)."""
+    _open_caller(conn)
+    try:
+        result = fn(conn, *args)
+        conn.execute("RELEASE caller")
+        return result
+    except BaseException as exc:
+        undone = False
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO caller")
+                conn.execute("RELEASE caller")
+                undone = True
+        except sqlite3.Error:
+            with suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        if undone:
+            raise
+        raise _TransactionLost(exc) from exc
 
 
 def _upsert_visitor_now(
@@ -452,14 +485,45 @@ class SQLiteStore:
                     raise StoreUnavailable(f"the database refused the write: {exc}") from exc
                 raise
             finally:
-                if not self._batch and db.in_transaction:
-                    # A lone caller failed: nothing to commit, and the file must not stay locked.
-                    with suppress(sqlite3.Error):
-                        await db.execute("ROLLBACK")
-                elif self._batch and self._flusher is None:
-                    # Queued behind the writers already waiting for the lock: they join this commit.
-                    self._flusher = asyncio.create_task(self._flush(), name="beckon-group-commit")
+                await self._after_caller(db)
         await durable
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """-- bench (#10): _tx for work written as one function ``fn(conn, *args)``: the savepoint,
+        the work and its release run in one trip to the writer's thread instead of one per statement.
+        The same group commit: it returns ``fn``'s result only once that work is durably committed. --"""
+        if self._writer is None:
+            raise RuntimeError("store is not open: call open() first")
+        db = self._writer
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        async with self._write_lock:
+            try:
+                try:
+                    result: T = await db._execute(_as_caller, db._conn, fn, args)
+                except _TransactionLost as lost:
+                    batch, self._batch = self._batch, []
+                    _fail(batch, "the database rolled back the whole transaction")
+                    raise lost.cause from None
+                self._batch.append(durable)
+            except sqlite3.OperationalError as exc:
+                if _is_refusal(exc):
+                    raise StoreUnavailable(f"the database refused the write: {exc}") from exc
+                raise
+            finally:
+                await self._after_caller(db)
+        await durable
+        return result
+
+    async def _after_caller(self, db: aiosqlite.Connection) -> None:
+        """With the write lock held, after a caller: unlock the file if nothing is left to commit, or
+        make sure a COMMIT is coming for the batch."""
+        if not self._batch and db.in_transaction:
+            # A lone caller failed: nothing to commit, and the file must not stay locked.
+            with suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+        elif self._batch and self._flusher is None:
+            # Queued behind the writers already waiting for the lock: they join this commit.
+            self._flusher = asyncio.create_task(self._flush(), name="beckon-group-commit")
 
     async def _undo_caller(self, db: aiosqlite.Connection) -> None:
         """Undo one caller's savepoint; if SQLite already dropped the whole transaction, fail the batch too."""
@@ -515,7 +579,7 @@ class SQLiteStore:
         return list(await self._r.execute_fetchall(sql, params))
 
     async def _few(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """-- bench (#10): like _one, on the event loop, for a query whose LIMIT keeps it small. --"""
+        """-- bench (#10): like _one, on the event loop, for a query known to return a few rows. --"""
         if self._lookup is not None:
             try:
                 return self._lookup.execute(sql, params).fetchall()
@@ -946,9 +1010,8 @@ class SQLiteStore:
         lead never exists without the promise made for it.
         """
         now = time.time()
-        async with self._tx() as db:
-            # -- bench (#10): one trip to the writer's thread for all of it, not one per statement --
-            row, created = await db._execute(_create_lead_now, db._conn, new, callback, events or [], now)
+        # -- bench (#10): one trip to the writer's thread for all of it, not one per statement --
+        row, created = await self._write(_create_lead_now, new, callback, events or [], now)
         return _lead(row), created
 
     async def _insert_callback(
@@ -1212,7 +1275,7 @@ class SQLiteStore:
         return {r["claimed_by"]: r["n"] for r in rows}
 
     async def site_members(self, site_id: int) -> list[User]:
-        rows = await self._all(
+        rows = await self._few(  # -- bench (#10): a site's team is a handful of rows, asked for per new callback --
             "SELECT u.* FROM users u JOIN site_members m ON m.user_id = u.id WHERE m.site_id = ? AND u.active = 1"
             " ORDER BY u.id",
             (site_id,),

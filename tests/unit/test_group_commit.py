@@ -131,3 +131,20 @@ async def test_a_lone_failing_caller_leaves_no_transaction_open(store: SQLiteSto
         assert other.execute("SELECT name FROM sites").fetchone()[0] == "Shop"
     finally:
         other.close()
+
+
+async def test_a_lone_failing_lead_leaves_no_transaction_open(store: SQLiteStore, tmp_path: Path) -> None:
+    """create_lead runs as one function on the writer's thread (bench #10); failing alone, it too
+    must leave the file unlocked and nothing of its work behind."""
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.create_lead(new_lead(site.id + 999, "frame-x", visitor_key="visitor-x"))  # no such site
+    other = sqlite3.connect(tmp_path / "db.sqlite3", timeout=2)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the writer still held it
+        other.rollback()
+        assert other.execute("SELECT count(*) FROM visitors").fetchone()[0] == 0
+    finally:
+        other.close()
+    _, created = await store.create_lead(new_lead(site.id, "frame-a", visitor_key="visitor-a"))
+    assert created and stored_frames(tmp_path / "db.sqlite3") == {"frame-a"}
