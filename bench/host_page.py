@@ -99,7 +99,7 @@ def measure(server: BeckonServer, runs: int, expected_chunks: int) -> list[Figur
     requests.budget = f"loader + config + enabled chunks only ({2 + expected_chunks})"
     requests.check = lambda v: v <= 2 + expected_chunks
     beckon_bytes = Figure(section, "bytes from Beckon before the visitor interacts", "B")
-    beckon_bytes.note = "the server sends no gzip itself: a proxy in front would shrink this to about the gzip sizes"
+    beckon_bytes.note = "bodies as sent (scripts gzip -9, made once at start) plus headers, as Chromium counts them"
     page_bytes = Figure(section, "all bytes of the page with the snippet", "B")
     page_baseline = Figure(section, "all bytes of the page without the snippet", "B")
     sockets = Figure(section, "WebSockets opened before the visitor interacts", "", budget="0 (opened lazily)")
