@@ -529,14 +529,22 @@ function start(root) {
 
   // Widgets that open on demand are opened in the preview, so every change is seen at once; the
   // widget takes focus as it opens, which goes back to the field the owner is typing in.
+  // The widget may open only once its chunk has loaded, after the owner has started typing in
+  // another field: the field they are in now (or last were) gets the focus back, not the one of
+  // when the frame loaded, unless they have meanwhile clicked or typed in the preview itself.
+  let lastField = null;
+  form.addEventListener('focusin', e => { if (e.target != frame) lastField = e.target });
   function openInFrame() {
     if (!['popup', 'callback', 'chat'].includes(kind)) return;
-    const typing = D.activeElement;
     try {
       const win = frame.contentWindow, opener = frame.contentDocument.querySelector('[data-beckon-open]');
       if (!opener) return;
+      let theirs = false;
+      const mine = () => { theirs = true };
+      win.addEventListener('pointerdown', mine, { once: true, capture: true });
+      win.addEventListener('keydown', mine, { once: true, capture: true });
       win.addEventListener('beckon:open', () => {
-        if (typing && typing != D.body && form.contains(typing) && D.activeElement == frame) typing.focus();
+        if (!theirs && lastField && lastField.isConnected && D.activeElement == frame) lastField.focus();
       }, { once: true });
       opener.click();
     } catch (e) { /* the frame is our own origin; if not, there is nothing to open */ }
