@@ -33,7 +33,7 @@ from server.protocol import (
     clean_text,
 )
 from server.quiz.definition import bonus_of, contact_step
-from server.quiz.scoring import AnswerInvalid, quiz_view, score, summary
+from server.quiz.scoring import AnswerInvalid, Outcome, quiz_view, score, summary
 from server.ratelimit import SlidingWindow
 from server.routing import Router
 from server.settings import Settings
@@ -48,7 +48,8 @@ SWITCHED_OFF = {
     "callback": "Call requests are switched off on this site right now.",
     "chat": "Chat is switched off on this site right now.",
 }
-PREVIEW_ONLY = "This is the dashboard's preview: it only shows the countdown, and nothing sent from it is stored."
+PREVIEW_ONLY = "This is the dashboard's preview: nothing sent from it is stored or reaches the managers."
+PREVIEW_LEAD = "preview"  # the lead ref a previewed quiz gets: there is no lead
 
 
 @dataclass
@@ -101,6 +102,10 @@ class Ingest:
         if session.draft is not None:
             if isinstance(frame, CountdownFrame):
                 return await self._countdown(session, frame)
+            if isinstance(frame, QuizFrame) and session.draft.kind == "quiz" and frame.quiz == session.draft.slug:
+                # The editor's preview of a quiz draft: the result the draft gives, and nothing stored.
+                *_, results = await self._scored(session.site, session.draft.config, frame)
+                return {"type": "ack", "id": frame.id, "lead": PREVIEW_LEAD, "quiz": quiz_view(results)}
             raise FrameError(ErrorCode.BAD_FRAME, PREVIEW_ONLY, frame_id=getattr(frame, "id", None))
         try:
             if isinstance(frame, LeadFrame):
@@ -323,23 +328,7 @@ class Ingest:
                 ErrorCode.INVALID_FIELD, "This quiz is no longer available.", frame_id=frame.id, field="quiz"
             )
         quiz = widget.config
-        contact = None
-        if frame.contact is not None:
-            contact = await self._contact(site, frame.id, frame.contact)
-            self._check_quiz_contact(site, quiz, frame, contact)
-        try:
-            outcome = score(quiz, frame.answers, contact=contact is not None)
-        except AnswerInvalid as exc:
-            message = exc.message[:1].upper() + exc.message[1:] + "."
-            raise FrameError(ErrorCode.INVALID_FIELD, message, frame_id=frame.id, field=exc.step) from exc
-        if contact is not None and not outcome.contact_reached:
-            missing = next(s for s in quiz["steps"] if s["id"] == outcome.next_step)
-            raise FrameError(
-                ErrorCode.INVALID_FIELD,
-                f"Please answer “{missing.get('question', missing['id'])}” first.",
-                frame_id=frame.id,
-                field=outcome.next_step,
-            )
+        contact, outcome, results = await self._scored(site, quiz, frame)
         known = await self.store.lead_by_frame(site.id, frame.run)
         if known is not None:
             await self._own_frame(session, frame.id, run=frame.run)  # a run belongs to its visitor
@@ -349,7 +338,6 @@ class Ingest:
         completing = contact is not None and (known is None or known.status is LeadStatus.PARTIAL)
         # Only the frame that completes the run is routed: planning has effects (round-robin turn).
         plan, events = await self.router.plan(site, session.visitor, None) if completing and phone else (None, [])
-        results = summary(quiz, frame.quiz, frame.answers, outcome, site.locale)
         done = EventRecord("quiz_completed", Actor.VISITOR, data={"quiz": results["title"], "all": outcome.complete})
         events = [done, *events]
         lead, change = await self.store.save_quiz_run(
@@ -375,6 +363,29 @@ class Ingest:
         if change is QuizSave.COMPLETED:
             await self.router.created(lead)
         return await self._ack(frame.id, lead)
+
+    async def _scored(
+        self, site: Site, quiz: dict[str, Any], frame: QuizFrame
+    ) -> tuple[dict[str, Any] | None, Outcome, dict[str, Any]]:
+        """The run's contact (checked), the server's own outcome of its answers, and their summary."""
+        contact = None
+        if frame.contact is not None:
+            contact = await self._contact(site, frame.id, frame.contact)
+            self._check_quiz_contact(site, quiz, frame, contact)
+        try:
+            outcome = score(quiz, frame.answers, contact=contact is not None)
+        except AnswerInvalid as exc:
+            message = exc.message[:1].upper() + exc.message[1:] + "."
+            raise FrameError(ErrorCode.INVALID_FIELD, message, frame_id=frame.id, field=exc.step) from exc
+        if contact is not None and not outcome.contact_reached:
+            missing = next(s for s in quiz["steps"] if s["id"] == outcome.next_step)
+            raise FrameError(
+                ErrorCode.INVALID_FIELD,
+                f"Please answer “{missing.get('question', missing['id'])}” first.",
+                frame_id=frame.id,
+                field=outcome.next_step,
+            )
+        return contact, outcome, summary(quiz, frame.quiz, frame.answers, outcome, site.locale)
 
     @staticmethod
     def _check_quiz_contact(site: Site, quiz: dict[str, Any], frame: QuizFrame, contact: dict[str, Any]) -> None:

@@ -27,9 +27,10 @@ answered error widget_off with a message for the visitor.
 A socket must say hello within 10 s of opening, or it is closed with 1008 (policy violation, reason
 "hello expected"); after hello, 90 s of silence closes it with 4408 (widgets ping every 25 s).
 
-The dashboard's countdown preview connects with site=preview-<token> (a draft the editor made) from
-the dashboard's own origin: it answers hello, ping and countdown frames from the draft, storing no
-visitor and no evergreen start; anything else is refused with bad_frame. Other previews' keys are unknown sites.
+The dashboard's countdown and quiz previews connect with site=preview-<token> (a draft the editor made)
+from the dashboard's own origin: hello, ping, countdown frames and the draft quiz's frames are answered
+from the draft (a quiz's ack carries its result and lead "preview"), storing no visitor, no evergreen
+start and no lead; anything else is refused with bad_frame. Other previews' keys are unknown sites.
 
 Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong, and
   callback_status {lead, state, server_time, due_at, promise_seconds, manager, scheduled_for, window_end, outcome}

@@ -69,16 +69,16 @@ class VisitorAPI:
         self.settings = settings
         self._installs: dict[tuple[int, str], float] = {}
         self.drain = Drain()  # -- fault suite: SIGTERM lets in-flight frames finish (server/cli.py) --
-        # The widget editor's drafts by token (set by server/dashboard/widgets.py): a countdown preview asks here.
+        # The widget editor's drafts by token (set by server/dashboard/widgets.py): countdown and quiz previews ask here.
         self.drafts: Callable[[str], tuple[Site, Widget] | None] = lambda token: None
 
     def _preview(self, ws: WebSocket) -> tuple[Site, Widget] | None:
-        """The countdown draft a preview socket (site=preview-<token>, from the dashboard's own origin) shows."""
+        """The countdown or quiz draft a preview socket (site=preview-<token>, from the dashboard's own origin) shows."""
         key, origin = ws.query_params.get("site") or "", ws.headers.get("origin") or ""
         if not key.startswith(PREVIEW_PREFIX) or urlsplit(origin).netloc != ws.url.netloc:
             return None
         found = self.drafts(key.removeprefix(PREVIEW_PREFIX))
-        return found if found is not None and found[1].kind == "countdown" else None
+        return found if found is not None and found[1].kind in ("countdown", "quiz") else None
 
     async def _site_for(self, key: str | None, origin: str | None, *, origin_required: bool) -> Site | FrameError:
         site = await self.store.get_site_by_key(key) if key else None

@@ -381,3 +381,38 @@ async def test_a_countdown_preview_is_answered_from_the_draft_and_stores_nothing
     )
     other = "preview-" + callback.json()["token"]
     assert await _refused(beckon, other, beckon.base) == ("unknown_site", 4404)
+
+
+async def test_a_quiz_preview_shows_the_drafts_result_and_stores_nothing(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    csrf = csrf_from(owner.get(f"/app/widgets/{shop}/quiz/kitchen-cost").text)
+
+    async def result(quiz: dict[str, Any]) -> dict[str, Any]:
+        made = owner.post(
+            f"/app/preview/{shop}/quiz/kitchen-cost",
+            data={"csrf": csrf, "definition": json.dumps(quiz)},
+            headers={"Accept": "application/json"},
+        )
+        assert made.status_code == 200, made.text
+        answers = {"layout": "straight", "length": 3, "fronts": "painted", "extras": None}
+        run = {"type": "quiz", "id": f"q-{made.json()['token'][:8]}", "quiz": "kitchen-cost", "run": "run-preview-1"}
+        contact = {"name": "Owner trying", "phone": "020 7946 0958"}
+        frames = [
+            {"type": "hello", "visitor": "preview-visitor-2"},
+            run | {"n": 1, "answers": answers, "contact": contact},
+            run | {"id": run["id"] + "-other", "n": 1, "quiz": "another-quiz", "answers": answers},
+        ]
+        welcome, done, other = await _preview_socket(beckon, "preview-" + made.json()["token"], beckon.base, frames)
+        assert welcome["type"] == "welcome" and other["type"] == "error"  # only the draft's own quiz
+        assert done["type"] == "ack" and done["lead"] == "preview", done
+        assert done["quiz"]["complete"] is True
+        return done["quiz"]
+
+    # The same answers as a visitor of the published quiz: the same price.
+    assert (await result(KITCHEN_QUIZ))["shown"][0] == {"label": "From", "value": "$5,800"}
+    # A dearer straight layout in the draft: the preview's price follows the draft at once.
+    dearer = copy.deepcopy(KITCHEN_QUIZ)
+    dearer["steps"][0]["options"][0]["add"]["base"] += 1000
+    assert (await result(dearer))["shown"][0] != {"label": "From", "value": "$5,800"}
+    assert all(lead.client_frame_id != "run-preview-1" for lead in beckon.leads(shop))
