@@ -684,10 +684,7 @@ class Router:
             "window_end": callback.window_end,
             "outcome": callback.outcome.value if callback.outcome else None,
             "telephony": telephony_for(site.settings if site else {}).name,
-            "previous": [
-                {"ref": p.ref, "kind": p.kind, "created_at": p.created_at, "status": p.status.value, "claimed_by": who}
-                for p, who in await self.store.previous_leads(lead)
-            ],
+            "previous": await self.store.previous_leads(lead),
             "server_time": self.clock(),
         }
 

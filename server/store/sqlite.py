@@ -1242,18 +1242,19 @@ class SQLiteStore:
         )
         return _lead(row) if row else None
 
-    async def previous_leads(self, lead: Lead, limit: int = 10) -> list[tuple[Lead, str]]:
-        """Earlier leads of the same visitor, each with the name of whoever handled it."""
+    async def previous_leads(self, lead: Lead, limit: int = 10) -> list[dict[str, Any]]:
+        """Earlier leads of the same visitor as the callback card lists them, each with the name of whoever
+        handled it. -- bench (#10): only these columns, so no answers or context are decoded per new card --"""
         if lead.visitor_id is None:
             return []
         rows = await self._few(  # every new callback's card asks: on the loop, LIMIT-bounded
-            "SELECT l.*, s.name AS site_name, COALESCE(u.name, '') AS handler FROM leads l"
-            " JOIN sites s ON s.id = l.site_id LEFT JOIN callbacks c ON c.lead_id = l.id"
+            "SELECT l.ref, l.kind, l.created_at, l.status, COALESCE(u.name, '') AS claimed_by FROM leads l"
+            " LEFT JOIN callbacks c ON c.lead_id = l.id"
             " LEFT JOIN users u ON u.id = COALESCE(c.claimed_by, l.assignee_id)"
             " WHERE l.visitor_id = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?",
             (lead.visitor_id, lead.id, limit),
         )
-        return [(_lead(r), r["handler"]) for r in rows]
+        return [dict(r) for r in rows]
 
     async def last_handler(self, site_id: int, visitor_key: str) -> int | None:
         row = await self._one(
