@@ -43,6 +43,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def new_context(browser: Browser) -> Iterator:
+    yield from contexts_of(browser)
+
+
+def contexts_of(browser: Browser) -> Iterator:
     """Each call opens a separate browser profile (a separate person); all are closed after the test."""
     contexts: list[BrowserContext] = []
 

@@ -176,6 +176,21 @@ class OutboxPeer:
             await self.push(frame)
 
 
+def crowd(ws_base: str, site: str, visitors: int, changed: asyncio.Condition) -> list[OutboxPeer]:
+    """Many visitors, each with its own id and outbox, all connected and sharing one condition."""
+    peers = []
+    for _ in range(visitors):
+        visitor_id = new_id()
+        peers.append(
+            OutboxPeer(
+                f"{ws_base}/ws/visitor?site={site}",
+                lambda visitor_id=visitor_id: {"type": "hello", "visitor": visitor_id},
+                changed=changed,
+            ).start()
+        )
+    return peers
+
+
 class _quiet:
     def __enter__(self) -> None:
         return None

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import SITE
+from tests.fault import peers
 from tests.fault.conftest import BURST_ENV
-from tests.fault.peers import OutboxPeer, lead_frame, new_id
+from tests.fault.peers import OutboxPeer, lead_frame
 
 VISITORS = 50
 LEADS_EACH = 20
@@ -18,16 +19,7 @@ KILL_AFTER_ACKS = 300
 async def test_sigkill_mid_burst_loses_and_duplicates_nothing(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon(**BURST_ENV)
     changed = asyncio.Condition()
-    crowd = []
-    for _ in range(VISITORS):
-        visitor_id = new_id()
-        crowd.append(
-            OutboxPeer(
-                f"{server.ws_base}/ws/visitor?site={SITE}",
-                lambda visitor_id=visitor_id: {"type": "hello", "visitor": visitor_id},
-                changed=changed,
-            ).start()
-        )
+    crowd = peers.crowd(server.ws_base, SITE, VISITORS, changed)
     sent: dict[str, OutboxPeer] = {}
     sent_frames: dict[str, dict] = {}  # type: ignore[type-arg]
     for n in range(LEADS_EACH):  # every visitor keeps submitting while the server works through it

@@ -11,8 +11,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import ORIGIN, SITE
+from tests.fault import peers
 from tests.fault.conftest import BURST_ENV
-from tests.fault.peers import OutboxPeer, lead_frame, new_id
+from tests.fault.peers import lead_frame
 
 VISITORS = 30
 LEADS_EACH = 30
@@ -23,16 +24,7 @@ GOING_AWAY = {1001, 1012}  # going away / service restart: both make the widget 
 async def test_sigterm_drains_in_flight_frames_and_exits(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon(**BURST_ENV)
     changed = asyncio.Condition()
-    crowd = []
-    for _ in range(VISITORS):
-        visitor_id = new_id()
-        crowd.append(
-            OutboxPeer(
-                f"{server.ws_base}/ws/visitor?site={SITE}",
-                lambda visitor_id=visitor_id: {"type": "hello", "visitor": visitor_id},
-                changed=changed,
-            ).start()
-        )
+    crowd = peers.crowd(server.ws_base, SITE, VISITORS, changed)
     sent = []
     for n in range(LEADS_EACH):
         for v, peer in enumerate(crowd):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, contexts_of
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,15 +27,4 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_context(browser: Browser) -> Iterator:
-    """Each call opens a separate browser profile (a separate person); all are closed after the test."""
-    contexts: list[BrowserContext] = []
-
-    def make(**kwargs) -> BrowserContext:  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(**kwargs)
-        ctx.set_default_timeout(10_000)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
+    yield from contexts_of(browser)
