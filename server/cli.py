@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import socket
 import sys
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from server.passwords import hash_password
 from server.request_limits import HeaderDeadline
 from server.routing import Strategy
 from server.settings import Settings
-from server.store import Store, open_store
+from server.store import Store, new_ref, open_store
 
 WS_MAX_BYTES = 64 * 1024  # frames over 16 KB get a clear error; far larger ones end the socket
 DRAIN_SECONDS = 5.0  # SIGTERM: time for in-flight frames to be stored and acked, within uvicorn's 10 s
@@ -134,7 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_create_site(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    key = args.key or secrets.token_urlsafe(12)
+    key = args.key or new_ref(16)
     if not re.fullmatch(r"[A-Za-z0-9_-]{3,64}", key):
         print("error: a site key is 3-64 letters, digits, '-' or '_'", file=sys.stderr)
         return 2

@@ -4,7 +4,6 @@ with the snippet to paste and a check that the snippet is really running on each
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from server.models import Role, Site, User
 from server.passwords import hash_password
 from server.routing import Strategy
 from server.settings import Settings
+from server.store import new_ref
 
 EDITORS = (Role.OWNER, Role.ADMIN)
 _DOMAIN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
@@ -133,7 +133,7 @@ class SitePages:
             context = {"sites": sites, "errors": errors, "form": form}
             return self.dash.render(request, "sites.html", context, status_code=400)
         site = await self.store.create_site(
-            key=secrets.token_urlsafe(9), name=name, allowed_domains=domains, settings={"phone_region": "US"}
+            key=new_ref(), name=name, allowed_domains=domains, settings={"phone_region": "US"}
         )
         await self.store.add_member(site.id, user.id)
         for kind in ("callback", "chat"):

@@ -6,6 +6,8 @@ One module per backend (``sqlite.py`` now); everything else talks to the
 
 from __future__ import annotations
 
+import secrets
+import string
 from typing import Any, Protocol
 
 from server.integrations.records import ApiToken, Attempt, Delivery, Webhook  # -- integrations --
@@ -28,6 +30,14 @@ from server.models import (
     Widget,
 )
 from server.settings import Settings
+
+REF_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_ref(length: int = 12) -> str:
+    """A public id (lead, chat, site key). Letters and digits only: a leading '-' or '=' would be read as a
+    formula by a spreadsheet, so the CSV export would have to alter it, and as an option by a shell."""
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
 
 
 class StoreUnavailable(Exception):

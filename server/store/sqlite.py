@@ -39,7 +39,7 @@ from server.models import (
     Visitor,
     Widget,
 )
-from server.store import FrameTaken, StoreUnavailable
+from server.store import FrameTaken, StoreUnavailable, new_ref
 
 T = TypeVar("T")
 TRAIL_LIMIT = 50
@@ -154,7 +154,7 @@ def _create_lead_now(
         "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
         " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            secrets.token_urlsafe(9),
+            new_ref(),
             new.site_id,
             visitor_id,
             new.kind,
@@ -1063,7 +1063,7 @@ class SQLiteStore:
                     " context, client_frame_id, created_at, updated_at)"
                     " VALUES (?, ?, ?, 'quiz', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        secrets.token_urlsafe(9),
+                        new_ref(),
                         new.site_id,
                         visitor_id,
                         (LeadStatus.NEW if contact else LeadStatus.PARTIAL).value,
@@ -1358,7 +1358,7 @@ class SQLiteStore:
                     "INSERT INTO conversations (ref, site_id, visitor_id, assignee_id, offered_to, current_page,"
                     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        secrets.token_urlsafe(9),
+                        new_ref(),
                         site_id,
                         visitor_id,
                         assignee_id,

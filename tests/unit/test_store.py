@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from server.models import LeadStatus, NewLead, Role
+from server.store import new_ref
 from server.store.sqlite import SQLiteStore
 
 
@@ -48,6 +49,29 @@ async def test_a_lead_is_stored_once_per_frame_id_with_its_story(store: SQLiteSt
     assert lead.status is LeadStatus.NEW and lead.site_name == "Shop"
     assert [e.type for e in await store.lead_events(lead.id)] == ["created"]
     assert len(await store.list_leads([site.id])) == 1
+
+
+async def test_refs_survive_a_spreadsheet_unaltered(store: SQLiteStore) -> None:
+    # A ref starting with '-' or '=' was prefixed with ' by the CSV export, so the export no longer matched the lead.
+    site = await store.create_site(key="r1", name="Refs", allowed_domains=[])
+    refs = [(await store.create_lead(new_lead(site.id, frame_id=f"frame-{i:04}")))[0].ref for i in range(300)]
+    for i in range(20):
+        chat, _, _ = await store.add_visitor_message(
+            site_id=site.id,
+            visitor_key=f"visitor-{i:04}",
+            frame_id=f"chat-{i:04}",
+            text="Hi",
+            contact={},
+            offered_to=[],
+            assignee_id=None,
+            user_agent="UA",
+            context={},
+        )
+        refs.append(chat.ref)
+    assert len(set(refs)) == len(refs)
+    assert all(ref.isascii() and ref.isalnum() and len(ref) == 12 for ref in refs), refs
+    keys = [new_ref(16) for _ in range(5000)]
+    assert all(key.isascii() and key.isalnum() for key in keys)
 
 
 async def test_the_same_frame_id_on_another_site_is_another_lead(store: SQLiteStore) -> None:
