@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders  # -- reliability (session 4) --
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # -- reliability (session 4) --
 
-from server.assets import Assets
+from server.assets import Assets, accepts_gzip
 from server.chat import ChatService
 from server.dashboard.crm import LeadPages  # -- leads CRM --
 from server.dashboard.live import FollowUpReminders, ManagerFeed  # -- leads CRM: reminders --
@@ -45,6 +47,43 @@ from server.visitor_api import VisitorAPI
 log = logging.getLogger("beckon")
 
 
+# -- reliability (session 4): content coding -------------------------------------------------------
+class NegotiatedGZip(GZipMiddleware):
+    """Starlette's GZipMiddleware, but choosing gzip by the q-values, as the script endpoints do
+    (server/assets.py): it gzipped for any Accept-Encoding containing "gzip", even ``gzip;q=0``,
+    which refuses it. And each Vary name once: it added ``Accept-Encoding`` again to the pre-gzipped
+    scripts' own ``Vary: Accept-Encoding``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        responder: ASGIApp
+        if accepts_gzip(Headers(scope=scope).get("accept-encoding", "")):
+            responder = GZipResponder(
+                self.app,
+                self.minimum_size,
+                compresslevel=self.compresslevel,
+                thread_minimum_size=self.thread_minimum_size,
+                exclude_content_types=self.exclude_content_types,
+            )
+        else:
+            responder = IdentityResponder(self.app, self.minimum_size, exclude_content_types=self.exclude_content_types)
+
+        async def send_one_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message["headers"])
+                named = [v.strip() for line in headers.getlist("vary") for v in line.split(",") if v.strip()]
+                once: dict[str, str] = {}
+                for name in named:
+                    once.setdefault(name.lower(), name)
+                if len(once) < len(named):
+                    headers["Vary"] = ", ".join(once.values())
+            await send(message)
+
+        await responder(scope, receive, send_one_vary)
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).with_secret()
     store = store or open_store(settings)
@@ -64,7 +103,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     sites = SitePages(dashboard, settings)
     team = TeamPages(dashboard, hub)
     reports = ReportPages(dashboard)
-    feed = ManagerFeed(store, hub, router, chat, sessions)
+    # -- reliability (session 4): SIGTERM drains manager sockets too, with the visitors' Drain --
+    feed = ManagerFeed(store, hub, router, chat, sessions, visitor.drain)
     webhooks = TelephonyWebhook(store, router)
     demo = DemoSite(settings)
     # -- integrations --
@@ -197,7 +237,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             Middleware(RequestLog, trust_proxy=trust),  # -- hostile input: request ids, access lines --
             Middleware(SecurityHeaders, trust_proxy=trust, public_https=settings.secure_cookies),
             Middleware(BodyLimits, seconds=settings.body_timeout),  # -- hostile input: slow or huge bodies --
-            Middleware(GZipMiddleware, minimum_size=600),
+            Middleware(NegotiatedGZip, minimum_size=600),  # -- reliability (session 4): q-values, one Vary --
         ],
         exception_handlers={500: server_error},
         lifespan=lifespan,
@@ -205,5 +245,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
-    app.state.drain = visitor.drain  # -- fault suite: SIGTERM drains visitor sockets (server/cli.py) --
+    app.state.drain = visitor.drain  # -- fault suite: SIGTERM drains visitor and manager sockets (server/cli.py) --
     return app

@@ -59,8 +59,8 @@ async def _with_store(settings: Settings, action):  # type: ignore[no-untyped-de
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn, whose shutdown first stops accepting and lets every visitor socket finish (and
-    ack) the frame it is storing before closing it with 1012; then uvicorn's own shutdown."""
+    """uvicorn, whose shutdown first stops accepting and lets every visitor and manager socket
+    finish (and answer) the frame it is storing before closing it with 1012; then uvicorn's own."""
 
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
         super().__init__(config)

@@ -1,7 +1,8 @@
-"""Graceful shutdown of visitor sockets: between SIGTERM and exit, a socket that is storing a frame
-finishes it and sends its ack; every socket is then closed with 1012 (service restart), which
-the widgets answer by reconnecting and re-sending their outbox. A frame that arrives after its
-socket was told to close is not read: it stays in the visitor's outbox, un-acked and unstored."""
+"""Graceful shutdown of visitor and manager sockets (one Drain for both): between SIGTERM and exit,
+a socket that is storing a frame finishes it and sends its answer; every socket is then closed with
+1012 (service restart), which the widgets and the dashboard answer by reconnecting and re-sending
+what is still unanswered. A frame that arrives after its socket was told to close is not read: it
+stays with its sender (the visitor's outbox, the dashboard's kept frames), unanswered and unstored."""
 
 from __future__ import annotations
 
@@ -66,9 +67,9 @@ class Drain:
         """Close idle sockets now and busy ones as soon as their frame is answered; wait for all."""
         self.closing = True
         idle = [ws for ws, phase in self._sockets.items() if phase is Phase.IDLE]
-        log.info("draining %d visitor sockets (%d busy)", len(self._sockets), len(self._sockets) - len(idle))
+        log.info("draining %d sockets (%d busy)", len(self._sockets), len(self._sockets) - len(idle))
         await asyncio.gather(*(self._close(ws) for ws in idle))
         try:
             await asyncio.wait_for(self._empty.wait(), timeout)
         except TimeoutError:
-            log.warning("%d visitor sockets still open after %.0f s of draining", len(self._sockets), timeout)
+            log.warning("%d sockets still open after %.0f s of draining", len(self._sockets), timeout)

@@ -13,6 +13,12 @@ Server -> client: lead, callback, notice, me {available}, welcome {user, user_id
   follow_up {lead, name, phone, phone_display, site, at, assignee_id, replay?} (a lead's follow-up
   time has come: sent once to its assignee, or to every member of its site when nobody is assigned),
   ack {id}, error {id, code, message}, pong.
+
+Re-sends: the dashboard keeps claim and outcome frames until answered and sends them again after a
+reconnect. One whose change is stored already, made by the same manager, is acked again and changes
+nothing (its first ack was lost to a restart or a drop). On SIGTERM (server/drain.py) a frame being
+handled is stored and answered before the socket closes with 1012 (come back); a frame read after
+that close is neither stored nor answered, and comes again from the dashboard after the restart.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from server.chat import ChatError, ChatService
 from server.dashboard.sessions import Sessions
+from server.drain import CLOSE_RESTART, Drain
 from server.feed import lead_summary
 from server.hub import Hub, Subscription, site_channel
-from server.models import Actor, ConversationState, EventRecord, Lead, Outcome, User
+from server.models import Actor, CallbackState, ConversationState, EventRecord, Lead, Outcome, User
 from server.phones import format_phone
 from server.protocol import is_valid_id
 from server.routing import Router, RoutingError, user_channel
@@ -48,12 +55,15 @@ log = logging.getLogger("beckon.followups")
 
 
 class ManagerFeed:
-    def __init__(self, store: Store, hub: Hub, router: Router, chat: ChatService, sessions: Sessions) -> None:
+    def __init__(
+        self, store: Store, hub: Hub, router: Router, chat: ChatService, sessions: Sessions, drain: Drain
+    ) -> None:
         self.store = store
         self.hub = hub
         self.router = router
         self.chat = chat
         self.sessions = sessions
+        self.drain = drain  # SIGTERM: a frame being handled is answered before the socket closes
 
     async def socket(self, ws: WebSocket) -> None:
         origin = ws.headers.get("origin")
@@ -67,32 +77,43 @@ class ManagerFeed:
             return
         site_ids = [s.id for s in await self.store.user_sites(user.id)]
         await ws.accept()
+        if self.drain.closing:  # accepted while shutting down: come back after the restart
+            await ws.close(code=CLOSE_RESTART, reason="server restarting")
+            return
         channels = [site_channel(i) for i in site_ids] + [user_channel(user.id)]
-        async with self.hub.subscribe(channels) as sub:
-            sender = asyncio.create_task(self._pump(ws, sub))
-            await self.router.manager_online(user)
-            try:
-                while True:
-                    message = await ws.receive()
-                    if message["type"] == "websocket.disconnect":
-                        break
-                    text = message.get("text")
-                    if text is None:  # a binary frame: answered, not fatal (receive_text() raised KeyError)
-                        reply: dict[str, Any] | None = {
-                            "type": "error",
-                            "id": None,
-                            "code": "bad_frame",
-                            "message": "Send frames as text, not binary.",
-                        }
-                    else:
-                        reply = await self._answer(user, site_ids, ws, text)
-                    if reply is not None:
-                        await ws.send_json(reply)
-            except (WebSocketDisconnect, WebSocketDisconnected):
-                pass
-            finally:
-                sender.cancel()
-                await self.router.manager_offline(user)
+        # Tracked until manager_offline is done too: the drain waits for it before the store closes.
+        with self.drain.track(ws):
+            async with self.hub.subscribe(channels) as sub:
+                sender = asyncio.create_task(self._pump(ws, sub))
+                await self.router.manager_online(user)
+                try:
+                    while True:
+                        message = await ws.receive()
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        # A frame read after the drain closed this socket is left unanswered and
+                        # unstored: the dashboard keeps it and sends it again after reconnecting.
+                        if not self.drain.begin(ws):
+                            break
+                        text = message.get("text")
+                        if text is None:  # a binary frame: answered, not fatal (receive_text() raised KeyError)
+                            reply: dict[str, Any] | None = {
+                                "type": "error",
+                                "id": None,
+                                "code": "bad_frame",
+                                "message": "Send frames as text, not binary.",
+                            }
+                        else:
+                            reply = await self._answer(user, site_ids, ws, text)
+                        if reply is not None:
+                            await ws.send_json(reply)
+                        if await self.drain.end(ws):  # answered; a shutdown that began meanwhile closes it now
+                            break
+                except (WebSocketDisconnect, WebSocketDisconnected):
+                    pass
+                finally:
+                    sender.cancel()
+                    await self.router.manager_offline(user)
 
     async def _answer(self, user: User, site_ids: list[int], ws: WebSocket, text: str) -> dict[str, Any] | None:
         if len(text) > MAX_FRAME_BYTES:
@@ -167,10 +188,35 @@ class ManagerFeed:
             else:
                 raise RoutingError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
         except (RoutingError, ChatError) as exc:
+            if isinstance(exc, RoutingError) and await self._done_already(user, str(kind), frame, exc.code):
+                return {"type": "ack", "id": frame_id}
             return {"type": "error", "id": frame_id, "code": exc.code, "message": exc.message}
         except StoreUnavailable:
             return {"type": "error", "id": frame_id, "code": "unavailable", "message": "Could not save. Try again."}
         return {"type": "ack", "id": frame_id}
+
+    async def _done_already(self, user: User, kind: str, frame: dict[str, Any], code: str) -> bool:
+        """A claim or outcome sent again after its answer was lost (a restart, a dropped socket) finds
+        its change stored already, made by this same manager: it is answered as the first time was,
+        and nothing is done twice. Another manager's claim, or a different outcome, stays refused."""
+        if kind not in ("claim", "outcome") or code not in ("taken", "already_recorded", "forbidden"):
+            return False
+        lead = await self.store.get_lead(frame["lead"])  # found: the router checked it and membership
+        callback = await self.store.get_callback(lead.id) if lead else None
+        if lead is None or callback is None:
+            return False
+        if kind == "claim":
+            return callback.state is CallbackState.CLAIMED and callback.claimed_by == user.id
+        steps = [e for e in await self.store.lead_events(lead.id) if e.type in ("claimed", "outcome")]
+        last = steps[-1] if steps else None
+        return (
+            last is not None
+            and last.type == "outcome"
+            and last.actor_type is Actor.USER
+            and last.actor_id == user.id
+            and last.data.get("outcome") == frame.get("outcome")
+            and last.data.get("retry_at") == frame.get("at")
+        )
 
     async def _quietly(self, action: Any) -> None:
         """Typing and read marks need no answer; a bad one is simply dropped."""
