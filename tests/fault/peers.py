@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from tests.conftest import ORIGIN
+from tests.support import BeckonServer, login
 
 Frame = dict[str, Any]
 # The widget starts at 1 s; a test reconnects faster but the same way (×1.5, capped).
@@ -189,6 +191,21 @@ def crowd(ws_base: str, site: str, visitors: int, changed: asyncio.Condition) ->
             ).start()
         )
     return peers
+
+
+def manager(server: BeckonServer, email: str, password: str, changed: asyncio.Condition) -> OutboxPeer:
+    """A manager's dashboard: signed in, on /ws/manager, keeping its claim and outcome frames until
+    answered and sending them again after a reconnect (server/static/app.js)."""
+    with httpx.Client(base_url=server.base) as client:
+        login(client, email, password)
+        cookie = f"beckon_session={client.cookies.get('beckon_session')}"
+    return OutboxPeer(
+        f"{server.ws_base}/ws/manager",
+        lambda: {"type": "hello", "since": 10**9},
+        origin=server.base,
+        headers={"Cookie": cookie},
+        changed=changed,
+    ).start()
 
 
 class _quiet:
