@@ -26,6 +26,7 @@ from server.ratelimit import SlidingWindow
 from server.routing import Policy, Router, schedule_of, visitor_channel
 from server.settings import Settings
 from server.store import Store, StoreUnavailable
+from server.widget_texts import language, texts_for
 
 log = logging.getLogger("beckon.visitor")
 
@@ -105,17 +106,21 @@ class VisitorAPI:
         if origin:
             await self._seen(site, origin)
         base = public_base(request, self.settings)
-        body = await self.config_body(site, await self.store.enabled_widgets(site.id), base)
+        rows = await self.store.enabled_widgets(site.id)
+        body = await self.config_body(site, rows, base, request.headers.get("accept-language", ""))
         await self._count_view(site, body["widgets"])
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         etag = f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
         headers = {"ETag": etag, "Cache-Control": "no-cache", **cors}
+        if not site.locale:  # the texts are in the visitor's language: a cache must keep one copy per language
+            headers["Vary"] = "Origin, Accept-Language"
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(raw, media_type="application/json", headers=headers)
 
-    async def config_body(self, site: Site, rows: list[Widget], base: str) -> dict[str, Any]:
-        """What the loader is told: the site, its widgets' configs with live facts, the chunks to load."""
+    async def config_body(self, site: Site, rows: list[Widget], base: str, accept_language: str = "") -> dict[str, Any]:
+        """What the loader is told: the site, its texts in one language (the site's, else the visitor's
+        by Accept-Language), its widgets' configs with live facts, the chunks to load."""
         widgets: dict[str, dict[str, Any]] = {w.kind: w.config for w in rows if not w.slug}
         # Kinds with several widgets per site (quizzes, popups, countdowns) list them by slug.
         for w in rows:
@@ -137,12 +142,14 @@ class VisitorAPI:
         countdowns = widgets.get("countdown", {}).get("items", {}).values()
         if countdowns and all(c.get("display") == "inline" for c in countdowns):
             lazy["countdown"] = "[data-beckon-countdown]"
+        lang = language(site.locale, accept_language)
         return {
             "site": {
                 "key": site.key,
                 "name": site.name,
                 "locale": site.locale,
-                "texts": site.settings.get("texts", {}),
+                "lang": lang.value,
+                "texts": texts_for(lang, set(widgets), site.settings.get("texts", {})),
             },
             "widgets": widgets,
             "chunks": chunks,

@@ -4,12 +4,8 @@
 // redirect once, switch to a follow-up). Nothing is shown before the server has answered: never a
 // made-up deadline. Closing a bar only hides it for this session; it never ends the offer.
 
+// Their texts (countdown.days …, from the server) hold plural forms, space-separated: one/other, one/few/many.
 const UNITS = ['days', 'hours', 'min', 'sec'];
-// Plural forms are space-separated: English one/other, Russian one/few/many.
-const TX = {
-  en: { left: '{time} left', soon: 'less than a minute', days: 'day days', hours: 'hour hours', minutes: 'minute minutes', min: 'min', sec: 'sec', offer: 'Offer' },
-  ru: { left: 'Осталось: {time}', soon: 'меньше минуты', days: 'день дня дней', hours: 'час часа часов', minutes: 'минута минуты минут', min: 'мин', sec: 'сек', offer: 'Предложение' },
-};
 
 // [days, hours, minutes, seconds] in ms, whole seconds rounded up (0:00 only once it has ended).
 export function split(ms) {
@@ -123,8 +119,13 @@ export default function countdown(rt, config) {
       s.asking = 0;
       put('local', 'ask', s.slug, null);
       if (e && e.code == 'invalid_field') end(s); // unknown or switched off: show nothing
+      else say(s, e && e.type == 'error' && e.message || '');
     }));
   }
+
+  // While no deadline is known, the server's own words on why (it cannot store the ask just now), if any.
+  const say = (s, m) => { if (s.phase == 'wait' && s.m != m) s.m = m, s.views.forEach(fill) };
+  rt.onStatus(G(st => Object.values(S).forEach(s => s.asking && say(s, st.held || ''))));
 
   // Acks also come for asks left by an earlier page view (sent when the visitor is back online).
   rt.onFrame('ack', G((a, f) => {
@@ -133,6 +134,7 @@ export default function countdown(rt, config) {
     const c = a.countdown, s = c && S[c.slug];
     if (!s || s.phase == 'gone' || s.phase == 'msg') return;
     merge(s, c, Date.now());
+    s.m = '';
     if (s.phase == 'wait') s.phase = 'run', s.views.forEach(fill);
     tick();
   }));
@@ -228,12 +230,12 @@ export default function countdown(rt, config) {
   }
 
   function fill(v) {
-    const s = v.s, it = s.it, own = { ...TX[lang], ...config.texts, ...it.texts };
+    const s = v.s, it = s.it, own = { ...config.texts, ...it.texts };
     const T = v.T = k => rt.t(K + '.' + k, null, own), kids = [];
     v.w = v.t = null;
-    if (s.phase == 'wait') return v.box.replaceChildren(), v.bar && pad(v, 0);
+    if (s.phase == 'wait' && !s.m) return v.box.replaceChildren(), v.bar && pad(v, 0);
     it.title && kids.push(h('p', { class: 'ti' }, String(it.title)));
-    if (s.phase == 'msg') kids.push(h('p', { class: 'msg', role: 'status' }, String(it.expiry.message)));
+    if (s.phase != 'run') kids.push(h('p', { class: 'msg', role: 'status' }, s.m || String(it.expiry.message)));
     else {
       it.text && kids.push(h('span', { class: 'tx' }, String(it.text)));
       v.t = h('time', { role: 'timer', class: 't' });

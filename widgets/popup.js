@@ -84,15 +84,6 @@ const clicks = (t, out) => {
   return out;
 };
 
-// Built-in texts; configured ones win (phone, email, name, consent: the runtime's).
-const KEYS = 'title submit thanks code copy copied consent_err contact'.split(' ');
-const TX = {
-  en: "Special offer|Send|Thank you! We'll be in touch soon.|Here is your code:|Copy code|Copied|" +
-    'Please agree to be contacted.|Please leave a phone number or an email.',
-  ru: 'Специальное предложение|Отправить|Спасибо! Мы скоро с вами свяжемся.|Ваш промокод:|' +
-    'Скопировать код|Скопировано|Отметьте согласие, чтобы мы могли с вами связаться.|Оставьте телефон или почту.',
-};
-
 const STYLE = '.bd{z-index:2147483003;background:#0f172a73}' +
   '.p{position:fixed;z-index:2147483004;box-sizing:border-box;padding:24px;background:#fff;overflow:auto;' +
   'box-shadow:0 12px 40px #0004;border-radius:14px;animation:in .2s}' +
@@ -117,7 +108,7 @@ export default function popup(rt, config) {
   const K = 'popup', W = window, D = document, now = () => Date.now(), items = config.items || {};
   const G = fn => rt.G(K, fn), on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
   const track = (name, popup) => rt.track(name, { popup });
-  const SK = 'beckon:' + rt.key() + ':' + K, tx = (TX[rt.lang()] || TX.en).split('|');
+  const SK = 'beckon:' + rt.key() + ':' + K;
 
   // memory: {slug: {shown, closed, converted}} in localStorage; {r: returning, s: [shown]} per session
   const read = s => rt.kept(K, s) || {}, write = (s, v) => rt.keep(K, v, s);
@@ -162,7 +153,7 @@ export default function popup(rt, config) {
     if (!item) return console.warn('Beckon: no popup', slug);
     if (cur) { if (cur.slug == slug) return cur.panel.focus(); shut() }
     const own = { ...config.texts, ...item.texts }, { h } = rt;
-    const T = k => { const s = rt.t(K + '.' + k, null, own); return s != k ? s : tx[KEYS.indexOf(k)] || k };
+    const T = k => rt.t(K + '.' + k, null, own);
     const layout = /^(slide|bar-top|bar-bottom)$/.test(item.layout) ? item.layout : 'modal', modal = layout == 'modal';
     const { host, root } = rt.mount(K, ':host{--a:' + rt.accent(item.color || config.color) + '}' + rt.UI + STYLE);
     const x = rt.closer(own), kids = [x];
@@ -175,7 +166,7 @@ export default function popup(rt, config) {
     const names = [...new Set(Array.isArray(item.fields) ? item.fields : [])].filter(n => /^(phone|email|name)$/.test(n)).slice(0, 3);
     const B = !names.length && item.button, I = rt.identity();
     const ok = h('div', { class: 'ok', role: 'status', tabindex: '-1', hidden: '' });
-    let form, first;
+    let form, first, hold;
     if (names.length) {
       const fields = names.map(n => [n, { type: n == 'phone' ? 'tel' : n == 'name' ? 'text' : n, autocomplete: n == 'phone' ? 'tel' : n }, T(n)]), err = h('div', { class: 'err', role: 'alert' });
       if (item.consent) fields.push(['consent', { type: 'checkbox' }, String(item.consent_text || T('consent'))]);
@@ -188,6 +179,7 @@ export default function popup(rt, config) {
       kids.push(form, ok);
       first = F[names[0]].input;
       const bad = rt.invalid;
+      hold = m => go.disabled && (err.textContent = m); // the server refused to store it for now: say so at once
       const busy = b => {
         if (b && root.activeElement == go) panel.focus(); // a disabled button would drop focus out of the dialog
         go.disabled = b;
@@ -206,7 +198,8 @@ export default function popup(rt, config) {
         if (!v.phone && !v.email) return F.phone || F.email ? bad(F.phone || F.email, T('contact')) : err.textContent = T('contact');
         if (item.consent && !v.consent) return bad(F.consent, T('consent_err'));
         busy(true);
-        const slow = setTimeout(G(() => { if (me == cur) err.textContent = T('offline') }), navigator.onLine === false ? 0 : 4e3);
+        // Not answered soon: saved and sent later, in the server's words if it is the one that cannot store it.
+        const slow = setTimeout(G(() => { if (me == cur) err.textContent = rt.status().held || T('offline') }), navigator.onLine === false ? 0 : 4e3);
         rt.send({
           type: 'lead', kind: K, widget: slug, phone: v.phone, email: v.email, name: v.name,
           consent: item.consent ? v.consent : undefined, context: rt.context(),
@@ -257,7 +250,7 @@ export default function popup(rt, config) {
     const back = modal ? [h('div', { class: 'bd' })] : [];
     root.append(h('div', { class: 'w ' + layout + (layout[0] == 'b' ? ' bar' : '') }, ...back, panel));
     const prev = rt.deepActive(), typing = prev && (prev.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(prev.tagName));
-    cur = { slug, host, panel, prev, done: 0 };
+    cur = { slug, host, panel, prev, done: 0, hold };
     if (modal) rt.aboveKeyboard(panel, () => cur && cur.panel == panel)();
     // Never takes the keys from someone typing, unless modal.
     if (modal || !auto || !typing) (auto ? panel : first || panel).focus();
@@ -282,6 +275,7 @@ export default function popup(rt, config) {
     rt.emit('close', { kind: K, id: slug });
   }
 
+  rt.onStatus(G(s => s.held && cur && cur.hold && cur.hold(s.held)));
   // A submit queued offline on an earlier page converts once acked.
   rt.onFrame('ack', G((a, fr) => fr.type == 'lead' && fr.kind == K && fr.widget && remember(fr.widget, 'converted')));
 

@@ -43,17 +43,6 @@ const STYLE = '.q{font:16px/1.45 system-ui,sans-serif;color:#111827}' +
   '.qq:focus,.pn:focus{outline:none}' +
   '@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
-// Built-in texts, [English, Russian].
-const B = {
-  next: ['Next', 'Далее'], back: ['Back', 'Назад'], skip: ['Skip', 'Пропустить'],
-  submit: ['Show my result', 'Показать результат'], result: ['Your result', 'Ваш результат'], again: ['Start again', 'Пройти заново'],
-  note: ['We save your answers as you go so that we can prepare your estimate.', 'Мы сохраняем ответы по ходу теста, чтобы подготовить расчёт.'],
-  contact: ['Where should we send your result?', 'Куда отправить результат?'],
-  pick: ['Please choose at least one option.', 'Выберите хотя бы один вариант.'],
-  copy: ['Copy', 'Копировать'],
-  failed: ["{label}: we'll confirm this figure when we get in touch.", '{label}: уточним эту цифру, когда свяжемся с вами.'],
-  saved: ['Your answers are saved; the result will appear here once the connection is back.', 'Ответы сохранены. Результат появится, когда восстановится связь.'],
-};
 const KEEP = 30 * 864e5, CF = /^(phone|email|name|consent)$/;
 const RES = 'result', M = Math, NO = {};
 
@@ -103,7 +92,7 @@ export function calc(src, V) {
 }
 
 export default function quiz(rt, config) {
-  const K = 'quiz', D = document, L = rt.lang(), I = config.items || {}, { h } = rt;
+  const K = 'quiz', D = document, I = config.items || {}, { h } = rt;
   const G = fn => rt.G(K, fn), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
   const C = {}, seen = new WeakSet(), ctl = slug => C[slug] ||= make(slug);
   const color = it => rt.accent(it.color || config.color);
@@ -113,10 +102,7 @@ export default function quiz(rt, config) {
     const it = I[slug], steps = it.steps || [], by = {}, views = new Set(), SK = K + ':' + slug;
     steps.forEach(s => by[s.id] = s);
     const cs = steps.find(s => s.type == 'contact') || {};
-    const T = (k, v) => {
-      const f = K + '.' + k, s = it.texts?.[k] ?? config.texts?.[k] ?? rt.site().texts?.[f] ?? B[k]?.[+(L == 'ru')];
-      return rt.t(s == null ? 'chat.' + k : f, v, { [f]: s, ...config.texts }); // else chat's or the runtime's
-    };
+    const own = { ...config.texts, ...it.texts }, T = (k, v) => rt.t(K + '.' + k, v, own);
     const oid = (o, i) => String(o.id ?? i + 1), picked = s => [].concat(S.a[s.id] ?? []);
     const chosen = s => s.options?.filter((o, i) => picked(s).includes(oid(o, i))) || [];
     const follow = id => (steps[steps.indexOf(by[id]) + 1] || { id: RES }).id;
@@ -136,14 +122,17 @@ export default function quiz(rt, config) {
     const far = (id, m, s = by[id]) => !s ? 0 : m[id] ??= 1 + M.max(...[...s.branches || [], ...s.options || [], { next: s.next || follow(id) }]
       .map(x => far(x.next, m)));
 
-    // S: r run, n frames sent, a answers (kept on going back), h path (ending in the current step or
-    // 'result'), x step reached after frame n, res result, ct contact, cb callback, le lead emitted, e error.
+    // S: r run, n frames sent, k frames answered, a answers (kept on going back), h path (ending in the current step
+    // or 'result'), x step reached after frame n, res result, ct contact, cb callback, le lead emitted, e error.
     let S, tm, slow;
     const fresh = () => ({ h: [steps[0].id], a: {} });
     S = rt.kept(SK);
     if (!(S?.at > Date.now() - KEEP && S.h?.every(x => by[x] || x == RES))) S = fresh();
     const save = () => { S.at = Date.now(); rt.keep(SK, { ...S, e: 0 }) };
     const cur = () => S.h.at(-1);
+    // The server's own words while it cannot store this run's answers (store full or down), else ''.
+    const held = () => S.n > (S.k || 0) && rt.status().held || '';
+    const answered = f => { S.k = M.max(S.k || 0, f.n) };
     const redraw = () => views.forEach(b => b.isConnected ? draw(b) : views.delete(b)), commit = () => { save(); redraw() };
     const go = to => {
       const i = S.h.indexOf(to);
@@ -170,6 +159,7 @@ export default function quiz(rt, config) {
     // The server has the last word (also on an earlier page's frames).
     function ack(a, f) {
       if (f.run != S.r) return;
+      answered(f);
       const x = a.quiz || {}, to = x.complete ? RES : x.next;
       let moved, c = S.x;
       while (by[c]?.type == 'info') c = nextOf(by[c], vars({})); // skipped by the server's next
@@ -184,6 +174,7 @@ export default function quiz(rt, config) {
     }
 
     function refused(e, f) {
+      if (f.run == S.r) answered(f);
       if (f.run != S.r || S.res) return;
       const k = e && e.field, to = by[k] ? k : CF.test(k) ? cs.id : cur() == RES && S.h.at(-2);
       if (to) go(to);
@@ -201,7 +192,7 @@ export default function quiz(rt, config) {
         return b;
       };
       const back = done ? btn('bk', T('back'), () => { S.h.pop(); S.e = 0; commit() }) : '';
-      const err = h('div', { class: 'err', role: 'alert' }, by[E.k] || !CF.test(E.k) ? E.m || '' : '');
+      const err = box.e = h('div', { class: 'err', role: 'alert' }, by[E.k] || !CF.test(E.k) ? E.m || held() : '');
       const bad = (m, el = err) => { el.textContent = m; return NO };
       const kids = [h('h2', { id: 'bkq-t' }, it.title || ''),
         h('div', { class: 'bar', role: 'progressbar', 'aria-labelledby': 'bkq-t', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct }, bar)];
@@ -235,7 +226,7 @@ export default function quiz(rt, config) {
           slow = !navigator.onLine;
           tm = setTimeout(G(() => { slow = 1; cur() == RES && !S.res && redraw() }), 3e3);
         }
-        head = h('p', { class: 'qq', role: 'status', tabindex: -1 }, T(slow ? 'saved' : 'sending'));
+        head = h('p', { class: 'qq', role: 'status', tabindex: -1 }, held() || T(slow ? 'saved' : 'sending'));
         kids.push(head, err, h('div', { class: 'nav' }, back));
       } else {
         const t = s.type, opt = s.required === false, v = S.a[id], qid = 'bkq-q', nav = h('div', { class: 'nav' }, back);
@@ -313,7 +304,13 @@ export default function quiz(rt, config) {
       if (focus) (E.k && first || head).focus();
     }
 
-    return { views, draw, ack };
+    // The server could not store the answers yet (or now can): said where the visitor is, without
+    // rebuilding a step they may be typing in.
+    let said = '';
+    const hold = (m = held()) => m == said || (said = m, cur() == RES && !S.res ? redraw()
+      : S.e || views.forEach(b => b.e && (b.e.textContent = m)));
+
+    return { views, draw, ack, hold };
   }
 
   // Inline quizzes, also those added later
@@ -333,6 +330,7 @@ export default function quiz(rt, config) {
   scan();
   new MutationObserver(G(scan)).observe(D.documentElement, { childList: true, subtree: true });
   rt.onFrame('ack', G((a, f) => f.type == K && I[f.quiz] && ctl(f.quiz).ack(a, f)));
+  rt.onStatus(G(() => Object.values(C).forEach(c => c.hold())));
 
   // ---- the dialog
   let P, prev;

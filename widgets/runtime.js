@@ -11,85 +11,6 @@ const VID = /^[\w-]{8,64}$/;
 const BASE = ':host{all:initial!important}[hidden]{display:none!important}' +
   '@media (prefers-reduced-motion:reduce){*,*::before,*::after{transition:none!important;animation:none!important}}';
 
-// Built-in texts, [English, Russian]; a widget's own key (chat.phone) falls back to its short one (phone).
-const TX = {
-  close: ['Close', 'Закрыть'],
-  phone: ['Phone', 'Телефон'],
-  email: ['Email', 'Эл. почта'],
-  name: ['Name', 'Имя'],
-  someone: ['A manager', 'Менеджер'],
-  consent: ['I agree to be contacted about my request', 'Я согласен(на), чтобы со мной связались по моей заявке'],
-  'greeter.reply': ['Reply', 'Ответить'],
-  'greeter.label': ['Message from {name}', 'Сообщение от {name}'],
-  sending: ['Sending…', 'Отправляем…'],
-  error: ['Something went wrong. Please try again.', 'Что-то пошло не так. Попробуйте ещё раз.'],
-  offline: ["You're offline — we saved your request and will send it as soon as you're back online.", 'Нет соединения — мы сохранили вашу заявку и отправим её, как только связь восстановится.'],
-  'callback.button': ['Request a callback', 'Заказать обратный звонок'],
-  'callback.title': ["We'll call you back", 'Мы вам перезвоним'],
-  'callback.intro': ["Leave your number and we'll call you back.", 'Оставьте номер, и мы вам перезвоним.'],
-  'callback.name': ['Name (optional)', 'Имя (необязательно)'],
-  'callback.website': ['Website', 'Сайт'],
-  'callback.submit': ['Call me back', 'Перезвоните мне'],
-  'callback.phone_short': ['Please enter a phone number with at least 6 digits.', 'Введите номер телефона — не меньше 6 цифр.'],
-  'callback.thanks': ["Thanks! We'll call you back shortly.", 'Спасибо! Мы скоро вам перезвоним.'],
-  'callback.thanks_later': ["Thanks! We'll call you when we're back.", 'Спасибо! Мы позвоним, когда вернёмся.'],
-  'callback.consent_err': ['Please agree to be contacted so that we can call you.', 'Отметьте согласие, чтобы мы могли вам позвонить.'],
-  'callback.closed': ["We're closed right now.", 'Сейчас мы не работаем.'],
-  'callback.closed_back': ["We're closed right now. We're back {when}.", 'Сейчас мы не работаем. Вернёмся {when}.'],
-  'callback.closed_later': ["We're closed right now. Leave your number and we'll call you when we're back.", 'Сейчас мы не работаем. Оставьте номер — мы позвоним, когда вернёмся.'],
-  'callback.slot': ['When should we call?', 'Когда вам позвонить?'],
-  'callback.slot_pick': ['Choose a time', 'Выберите время'],
-  'callback.slot_err': ['Please choose a time for the call.', 'Выберите время для звонка.'],
-  'callback.book': ['Book the call', 'Заказать звонок'],
-  'callback.finding': ['Finding a manager…', 'Ищем менеджера…'],
-  'callback.within': ["We'll call you within {n} s", 'Позвоним вам в течение {n} с'],
-  'callback.by': ["We'll call you by {time}", 'Позвоним вам до {time}'],
-  'callback.calling': ['{manager} is calling you now', '{manager} звонит вам прямо сейчас'],
-  'callback.keep': ['Keep your phone close.', 'Держите телефон под рукой.'],
-  'callback.missed': ["Sorry — we didn't manage to call you within {promise} s. A manager will call you by {time}.", 'Простите — мы не успели позвонить за {promise} с. Менеджер позвонит вам до {time}.'],
-  'callback.sched': ["We'll call you {when}", 'Мы позвоним вам {when}'],
-  'callback.between': ['on {day} between {from} and {to}', '{day} с {from} до {to}'],
-  'callback.at': ['on {day} at {from}', '{day} в {from}'],
-  'callback.connected': ['Thanks for talking to us!', 'Спасибо за разговор!'],
-  'callback.no_answer': ["We tried to call but couldn't reach you.", 'Мы звонили, но не смогли до вас дозвониться.'],
-  'callback.wrong': ["We couldn't reach this number. Please check it and try again.", 'Не удалось дозвониться по этому номеру. Проверьте его и попробуйте ещё раз.'],
-  'callback.thank': ['Thank you.', 'Спасибо.'],
-  'callback.again': ['Request another call', 'Заказать ещё один звонок'],
-  'callback.chip_in': ['Calling you in {n} s', 'Позвоним через {n} с'],
-  'callback.chip_by': ['Calling you by {time}', 'Позвоним до {time}'],
-  'callback.chip_booked': ['Call booked: {when}', 'Звонок: {when}'],
-  'callback.chip_no_answer': ["We couldn't reach you", 'Не дозвонились'],
-  'callback.chip_wrong': ['Please check your number', 'Проверьте номер'],
-  'chat.button': ['Open chat', 'Открыть чат'],
-  'chat.unread': ['Open chat ({n} unread)', 'Открыть чат (непрочитанных: {n})'],
-  'chat.title': ['Chat with us', 'Напишите нам'],
-  'chat.message': ['Message', 'Сообщение'],
-  'chat.send': ['Send', 'Отправить'],
-  'chat.queued': ["Not sent yet — will send when you're back online", 'Ещё не отправлено — отправим, когда появится связь'],
-  'chat.sent': ['Sent', 'Отправлено'],
-  'chat.read': ['Read', 'Прочитано'],
-  'chat.typing': ['{name} is typing…', '{name} печатает…'],
-  'chat.prechat': ['Before we start, please tell us who you are.', 'Прежде чем начать, представьтесь, пожалуйста.'],
-  'chat.required': ['Please fill this in.', 'Заполните это поле.'],
-  'chat.email_bad': ['Please check the email address.', 'Проверьте адрес почты.'],
-  'chat.phone_bad': ['Please enter a phone number with at least 6 digits.', 'Введите номер телефона — не меньше 6 цифр.'],
-  'chat.away': ["We're offline right now. Leave a message and we'll get back to you.", 'Сейчас мы не в сети. Оставьте сообщение — мы вам ответим.'],
-  'chat.contact': ['Please leave an email or a phone number so that we can reply.', 'Оставьте почту или телефон, чтобы мы могли ответить.'],
-  'chat.submit': ['Send message', 'Отправить сообщение'],
-  'chat.thanks': ["Thanks — we'll get back to you.", 'Спасибо — мы вам ответим.'],
-  'chat.callback': ['Book a callback instead', 'Лучше заказать звонок'],
-  'chat.rate': ['How did we do?', 'Как мы справились?'],
-  'chat.f1': ['Very bad', 'Очень плохо'],
-  'chat.f2': ['Bad', 'Плохо'],
-  'chat.f3': ['OK', 'Нормально'],
-  'chat.f4': ['Good', 'Хорошо'],
-  'chat.f5': ['Very good', 'Отлично'],
-  'chat.comment': ['Anything to add?', 'Хотите что-то добавить?'],
-  'chat.rate_send': ['Send rating', 'Отправить оценку'],
-  'chat.rated': ['Thanks for your rating!', 'Спасибо за оценку!'],
-  'chat.new': ['Start a new chat', 'Начать новый чат'],
-};
-
 let X = { key: '', site: {}, identity: {}, emit() {} };
 let wsUrl, collectUrl, vid, ws, live, sent, timer, pinger, posting, want = 0, fails = 0, delay = 1e3, final = 0;
 let mem = [], selfOpened = 0, until = 0, probe, note, later;
@@ -154,13 +75,15 @@ export const emit = (name, detail) => X.emit(name, detail);
 export const key = () => X.key;
 export const identity = () => X.identity || {};
 export const site = () => X.site;
-export const lang = () => /^ru/i.test(X.site.locale || N.language || '') ? 'ru' : 'en';
+// The language of the site's texts, chosen by the server (the site's, else the visitor's browser's).
+export const lang = () => X.site.lang || 'en';
 
-// Lookup order: widget config texts (full or short key), site texts, built-in locale, English.
+// Lookup order: widget config texts (full or short key), then site texts: the site's own over the
+// built-in ones of one language, which the server sends (server/widget_texts.py), full or short key.
 export function t(key, vars, own) {
   own = own || {};
   const short = key.replace(/^.*\./, ''), st = X.site.texts || {};
-  const b = TX[key] || [], s = own[key] ?? own[short] ?? st[key] ?? b[+(lang() == 'ru')] ?? b[0] ?? (short != key ? t(short) : key);
+  const s = own[key] ?? own[short] ?? st[key] ?? (short != key ? t(short) : key);
   return String(s).replace(/\{(\w+)\}/g, (m, v) => vars && vars[v] != null ? vars[v] : m);
 }
 

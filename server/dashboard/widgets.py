@@ -444,5 +444,7 @@ class WidgetPages:
         if draft is None or draft[0] < time.time():
             return JSONResponse({"error": {"code": "gone", "message": "This preview has expired."}}, status_code=404)
         _, site, widget = draft
-        body = await self.visitor.config_body(site, [widget], public_base(request, self.visitor.settings))
+        base = public_base(request, self.visitor.settings)
+        # The built-in texts in the language a visitor like the owner would get (issue #10: texts from the server).
+        body = await self.visitor.config_body(site, [widget], base, request.headers.get("accept-language", ""))
         return JSONResponse(body)

@@ -53,6 +53,39 @@ def test_config_follows_widget_changes(fresh_beckon) -> None:  # type: ignore[no
     assert set(reply.json()["chunks"]) == {"runtime"}
 
 
+def test_config_carries_the_built_in_texts_in_the_visitors_language(beckon: BeckonServer) -> None:
+    """Issue #10: the widgets hold no texts of their own; a site without a language of its own gets them in
+    the browser's first language (ru* or English), for its enabled widgets only, and caches keep one per language."""
+    ru = config(beckon, Origin=ORIGIN, **{"Accept-Language": "ru-RU,ru;q=0.9,en-US;q=0.8"})
+    en = config(beckon, Origin=ORIGIN, **{"Accept-Language": "en-GB,en;q=0.9,ru;q=0.8"})
+    assert ru.json()["site"]["lang"] == "ru" and en.json()["site"]["lang"] == "en"
+    assert ru.json()["site"]["texts"]["callback.title"] == "Мы вам перезвоним"
+    assert en.json()["site"]["texts"]["callback.title"] == "We'll call you back"
+    assert en.json()["site"]["texts"]["phone"] == "Phone"  # shared by every widget
+    assert not [k for k in en.json()["site"]["texts"] if k.startswith(("chat.", "quiz."))]  # not enabled here
+    for reply in (ru, en):
+        assert "accept-language" in reply.headers["vary"].lower()
+    assert ru.headers["etag"] != en.headers["etag"]
+    assert config(beckon, **{"Accept-Language": "ru", "If-None-Match": en.headers["etag"]}).status_code == 200
+
+
+def test_a_sites_own_language_and_texts_win(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon()
+
+    async def russian(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(SITE)
+        await store.update_site(site.id, locale="ru", settings={"texts": {"callback.title": "Перезвоним за 30 секунд"}})
+        await store.put_widget(site.id, "chat", {})
+
+    server.with_store(russian)
+    reply = config(server, **{"Accept-Language": "en-US,en"})
+    texts = reply.json()["site"]["texts"]
+    assert reply.json()["site"]["lang"] == "ru"
+    assert texts["callback.title"] == "Перезвоним за 30 секунд"  # the site's own
+    assert texts["callback.button"] == "Заказать обратный звонок" and texts["chat.send"] == "Отправить"
+    assert "accept-language" not in reply.headers.get("vary", "").lower()
+
+
 def test_config_refuses_foreign_pages_and_unknown_sites(beckon: BeckonServer) -> None:
     assert config(beckon, OTHER_SITE, Origin=ORIGIN).status_code == 403
     missing = config(beckon, "no-such-site", Origin=ORIGIN)
