@@ -313,6 +313,9 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
   const me = { id: null, available: availButton ? availButton.getAttribute("aria-pressed") === "true" : true };
   let ws = null;
   const pending = new Map(); // frame id -> { ok(frame), fail(frame) }
+  // Claims and outcomes are kept until answered and sent again, same id, after every reconnect
+  // (as a widget's outbox, in memory): the server acks one it stored before its answer was lost.
+  const kept = new Map(); // frame id -> frame
   const outbox = []; // frames from other scripts (beckon-send) waiting for the socket to open
   const relayed = new Set(); // ids of their frames sent and not answered yet
 
@@ -322,8 +325,15 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
     return true;
   }
   // A frame that changes state: an id, and an answer (ack or error) routed back to its caller.
-  function request(frame, handlers) {
+  // A kept one waits for the socket instead of failing when it is down.
+  function request(frame, handlers, keep = false) {
     frame.id = newId();
+    if (keep) {
+      kept.set(frame.id, frame);
+      pending.set(frame.id, handlers);
+      send(frame);
+      return frame.id;
+    }
     if (!send(frame)) {
       handlers.fail({ code: "offline", message: "Not connected. Wait until the dashboard is live again, then retry." });
       return null;
@@ -525,6 +535,7 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
       else if ((d.state === "ringing" || d.state === "missed") && !forMe) {
         line((d.offered_to || []).length ? "Ringing for other managers" : "No manager is being alerted", true);
       }
+      if (busy(cb) && !live && !ui.pending.acked) line("Not connected: your click is sent when the dashboard is live again", true);
       if (mine && d.state === "claimed" && d.telephony && d.telephony !== "manual") {
         card.append(el("p", "muted", "Your phone rings first; the visitor is connected when you answer."));
       }
@@ -630,8 +641,8 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
       },
     };
     cb.ui.pending = handlers;
+    request(frame, handlers, true);
     render(cb);
-    request(frame, handlers);
   }
 
   function claim(cb, after) {
@@ -854,6 +865,7 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
         sweep = new Set(callbacks.keys());
         state.textContent = "Live";
         state.className = "live-state live";
+        for (const frame of kept.values()) send(frame); // unanswered claims and outcomes, same ids
         for (const cb of callbacks.values()) render(cb);
         placeCards();
         refreshAlerts();
@@ -878,6 +890,7 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
           relayed.delete(frame.id); // the script that sent it shows the answer
         } else if (handlers) {
           pending.delete(frame.id);
+          kept.delete(frame.id);
           if (frame.type === "ack") handlers.ok(frame);
           else handlers.fail(frame);
         } else if (frame.type === "error") {
@@ -898,8 +911,13 @@ import { dayFormat, el, newId, timeFormat } from "./dom.js";
       sweep = null;
       clearInterval(pinger);
       if (availButton) availButton.disabled = true;
-      const lost = [...pending.values()];
-      pending.clear();
+      const lost = [];
+      for (const [id, handlers] of pending) {
+        if (kept.has(id)) continue; // sent again after the reconnect
+        pending.delete(id);
+        lost.push(handlers);
+      }
+      for (const cb of callbacks.values()) render(cb); // a kept claim or outcome says it waits
       for (const handlers of lost) handlers.fail({ code: "offline", message: "The connection dropped before the server answered. Check the card, then retry." });
       const unanswered = [...relayed];
       relayed.clear();

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.browser.pages import request_callback, signed_in_manager
 from tests.browser.test_callback_widget import open_shop, shop_site
@@ -114,3 +115,79 @@ def test_a_manager_can_reschedule_and_go_away(beckon: BeckonServer, new_context)
     expect(card(anna, "Nobody Home")).to_contain_text("No manager is being alerted")
     anna.get_by_role("button", name="Away").click()
     expect(card(anna, "Nobody Home")).to_contain_text("Ringing for you")
+
+
+# -- reliability (session 4): claims through a server restart ------------------------------------
+
+
+def claims_of(server: BeckonServer, name: str) -> list[str]:
+    """Who claimed the callback of the visitor with this name, one entry per line on its timeline."""
+
+    async def action(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(SITE)
+        lead = next(x for x in await store.list_leads([site.id], limit=100) if x.name == name)
+        return [e.actor_name for e in await store.lead_events(lead.id) if e.type == "claimed"]
+
+    return server.with_store(action)
+
+
+def test_claims_clicked_around_a_server_restart_end_claimed_once(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_beckon()
+    ctx = new_context()
+    sockets: list[WebSocketRoute] = []
+
+    # Between the dashboard and the server: on the first socket, answers to claims never reach the
+    # page, as when the server dies after storing a claim and before its ack is out.
+    def relay(route: WebSocketRoute) -> None:
+        sockets.append(route)
+        first = len(sockets) == 1
+        upstream = route.connect_to_server()
+        claims: set[str] = set()
+
+        def to_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "claim":
+                claims.add(frame["id"])
+            upstream.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if first and frame.get("type") == "ack" and frame.get("id") in claims:
+                return
+            route.send(message)
+
+        route.on_message(to_server)
+        upstream.on_message(to_page)
+
+    ctx.route_web_socket(re.compile(r"/ws/manager$"), relay)
+    anna = signed_in_manager(ctx, server, *MANAGER)
+    for phone, name in (("020 7946 0705", "Stored Stan"), ("020 7946 0706", "Offline Olive")):
+        visitor = new_context().new_page()
+        visitor.goto(f"{server.base}/demo/")
+        request_callback(visitor, phone, name)
+        expect(card(anna, name)).to_contain_text("Ringing for you")
+
+    stan = card(anna, "Stored Stan")
+    stan.get_by_role("button", name="Claim").click()
+    expect(stan).to_contain_text("Claimed by you")  # stored: the server's broadcast says so
+    expect(stan.get_by_role("button", name="Connected")).to_be_disabled()  # no answer yet
+    server.kill()
+    expect(anna.locator("#live-state")).to_have_text("Reconnecting…")
+    expect(stan).to_contain_text("Not connected: your click is sent when the dashboard is live again")
+    olive = card(anna, "Offline Olive")
+    olive.get_by_role("button", name="Claim").click()
+    expect(olive).to_contain_text("Not connected: your click is sent when the dashboard is live again")
+    expect(olive.get_by_role("button", name="Claim")).to_be_disabled()
+
+    server.start()
+    expect(anna.locator("#live-state")).to_have_text("Live", timeout=20_000)
+    for alert in (stan, olive):
+        expect(alert).to_contain_text("Claimed by you")
+        expect(alert.get_by_role("button", name="Connected")).to_be_enabled()
+        expect(alert).not_to_contain_text("Not connected")
+        expect(alert.get_by_role("alert")).to_have_count(0)  # no "taken" error
+    assert len(sockets) >= 2
+    assert claims_of(server, "Stored Stan") == ["Anna"]
+    assert claims_of(server, "Offline Olive") == ["Anna"]
+    stan.get_by_role("button", name="Connected").click()
+    expect(stan).to_have_count(0)
