@@ -206,7 +206,7 @@ export default function popup(rt, config) {
         }).then(G(a => {
           clearTimeout(slow);
           remember(slug, 'converted');
-          if (me == cur) busy(false), thank(a.bonus);
+          if (me == cur) busy(false), err.textContent = '', thank(a.bonus);
         }), G(e => {
           clearTimeout(slow);
           if (me != cur) return;

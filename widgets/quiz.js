@@ -1,45 +1,36 @@
 // Beckon quiz (docs/quiz.md): one question at a time, inline in [data-beckon-quiz=slug] and as a dialog.
 // Every answer sends the path's answers (partial capture); the result is the server's, from its ack.
 
-const STYLE = '.q{font:16px/1.45 system-ui,sans-serif;color:#111827}' +
+// Beside the runtime's dialog and form styles (rt.UI): the quiz's own panel, progress, options and result.
+const STYLE = '.q{font-size:16px}' +
   '.in{max-width:640px;margin:auto;padding:20px;border:1px solid #e5e7eb;border-radius:14px;background:#fff}' +
-  '.bd{position:fixed;inset:0;z-index:2147483001;background:#0f172a73}' +
   '.pn{position:fixed;left:50%;top:50%;transform:translate(-50%,-50%);z-index:2147483002;width:min(560px,100vw - 32px);' +
   'max-height:calc(var(--vh,100vh) - 40px);overflow:auto;padding:20px 24px;background:#fff;border-radius:14px;box-shadow:0 12px 40px #0005}' +
-  'h2{margin:0 40px 12px 0;font-size:19px}' +
   'h3{margin:18px 0 12px;font-size:17px}' +
-  'p{margin:0 0 10px}' +
-  '.x{position:absolute;top:10px;right:10px;width:40px;height:40px;border:0;background:none;color:#6b7280;font-size:26px}' +
-  '.bar{height:6px;margin-bottom:14px;background:#e5e7eb}' +
+  '.bar{height:6px;margin:8px 0 14px;background:#e5e7eb}' +
   '.bar i{display:block;height:100%;background:var(--a);transition:width .3s}' +
   '.g{display:grid;gap:8px}' +
   '.im{grid-template-columns:repeat(auto-fill,minmax(130px,1fr))}' +
-  '.o{display:flex;align-items:center;gap:10px;width:100%;margin:0;padding:12px 14px;border:1px solid #d1d5db;border-radius:10px;background:#fff;color:inherit;text-align:left}' +
+  '.o{display:flex;align-items:center;gap:10px;width:100%;margin:0;padding:12px 14px;border:1px solid #d1d5db;border-radius:10px;background:#fff;color:inherit;text-align:left;font-weight:400}' +
   '.o[aria-pressed=true],.o:has(:checked){border-color:var(--a);box-shadow:inset 0 0 0 1px var(--a)}' +
   '.im .o{flex-direction:column;padding:8px}' +
   '.o img{width:100%;aspect-ratio:4/3;object-fit:contain}' +
   '*{box-sizing:border-box}' +
   'input,textarea,button{max-width:100%;font:inherit;accent-color:var(--a);cursor:pointer}' +
   '.t,textarea{width:100%;padding:10px 12px;border:1px solid #d1d5db;border-radius:8px;cursor:auto}' +
-  '[type=checkbox]{width:20px;height:20px;flex:none;margin:0}' +
+  '.o [type=checkbox]{width:20px;height:20px;flex:none;margin:0}' +
   '.num{display:flex;flex-wrap:wrap;gap:12px;align-items:center}' +
   '[type=range]{flex:1 1 180px}' +
   '.num .t{width:110px;margin-right:6px}' +
-  'label{display:block;margin:12px 0 4px}' +
-  '.ck{display:flex;gap:10px}' +
-  '.err{margin:6px 0;color:#b91c1c;font-size:14px}' +
-  '.err:empty{display:none}' +
-  '[aria-invalid=true]{border-color:#b91c1c}' +
   '.nav{display:flex;gap:8px;justify-content:flex-end;margin-top:18px}' +
   '.nav button,.code button{padding:11px 18px;border:1px solid #d1d5db;border-radius:8px;background:#fff;font-weight:600}' +
   '.bk{margin-right:auto}' +
-  '.nav .go,.code button{border-color:var(--a);background:var(--a);color:#fff}' +
+  '.nav .go,.code button{width:auto;border-color:var(--a);background:var(--a);color:#fff}' +
   '.sm{margin-top:14px;color:#6b7280;font-size:13px}' +
-  '.big{font-size:22px}' +
+  '.big{font-size:22px;color:#111827}' +
   '.big b,a{color:var(--a)}' +
   '.code{display:flex;gap:10px;align-items:center;margin:4px 0 8px;padding:10px 14px;border:2px dashed var(--a);border-radius:10px}' +
   '.code b{flex:1;font:700 26px monospace;user-select:all}' +
-  ':focus-visible{outline:3px solid var(--a);outline-offset:2px}' +
   '.qq:focus,.pn:focus{outline:none}' +
   '@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
@@ -264,28 +255,25 @@ export default function quiz(rt, config) {
         } else if (s == cs) {
           const ks = s.fields || ['phone', 'name'], need = s.required || ks.filter(k => /^(phone|email)$/.test(k)).slice(0, 1);
           const ct = S.ct || rt.identity(), F = [...ks, ...it.consent ? ['consent'] : []].map(k => {
-            const c = k == 'consent', id = 'bkq-' + k, e = h('div', { class: 'err', id: id + '-e' }, E.k == k ? E.m : ''), i = h('input', {
-              id, class: c ? '' : 't', type: c ? 'checkbox' : k == 'phone' ? 'tel' : k == 'email' ? k : 'text',
-              autocomplete: k == 'phone' ? 'tel' : k, 'aria-describedby': e.id,
-            });
+            const c = k == 'consent', f = rt.field('bkq-' + k, { type: c ? 'checkbox' : k == 'phone' ? 'tel' : k == 'email' ? k : 'text',
+              autocomplete: k == 'phone' ? 'tel' : k }, c ? it.consent_text || rt.t('callback.consent') + '. ' + T('note') : T(k)), i = f.input;
             i.required = c || need.includes(k);
             c ? i.checked = !!ct.consent : i.value = ct[k] || '';
-            if (E.k == k) (first = i).setAttribute('aria-invalid', true);
-            return [k, i, e, h('div', {}, c ? h('label', { class: 'ck' }, i, it.consent_text || rt.t('callback.consent') + '. ' + T('note'))
-              : h('label', { for: id }, T(k), i.required ? h('span', { 'aria-hidden': 'true' }, ' *') : ''), c ? '' : i, e)];
+            c || i.required && f.row.firstChild.append(h('span', { 'aria-hidden': 'true' }, ' *'));
+            if (E.k == k) rt.invalid(f, E.m, 0), first = i;
+            return [k, f];
           });
-          body = h('div', {}, ...F.map(x => x[3]));
+          body = h('div', {}, ...F.map(x => x[1].row));
           get = () => {
             const o = {};
-            for (const [k, i, e] of F) {
-              const x = k == 'consent' ? i.checked : i.value.trim();
+            for (const [k, f] of F) {
+              const i = f.input, x = k == 'consent' ? i.checked : i.value.trim();
               const m = !x && i.required ? k == 'consent' ? rt.t('callback.consent_err') : T('required')
                 : k == 'phone' && x && x.replace(/\D/g, '').length < 6 ? T('phone_bad')
                 : k == 'email' && i.validity.typeMismatch ? T('email_bad') : '';
-              e.textContent = m;
-              i.toggleAttribute('aria-invalid', !!m);
               o[k] = x || null;
-              if (m) return i.focus(), NO;
+              if (m) return rt.invalid(f, m), NO;
+              rt.valid(f);
             }
             S.ct = o;
           };
@@ -320,9 +308,9 @@ export default function quiz(rt, config) {
     ctl(q).draw(box, f);
   };
   const scan = () => D.querySelectorAll('[data-beckon-quiz]').forEach(el => {
-    const q = el.dataset.beckonQuiz, m = I[q] && !seen.has(el) && rt.mount(K, STYLE, el);
+    const q = el.dataset.beckonQuiz, m = I[q] && !seen.has(el) && rt.mount(K, rt.UI + STYLE, el);
     if (!m) return;
-    const box = m.root.appendChild(h('div', { class: 'q in' }));
+    const box = m.root.appendChild(h('div', { class: 'w q in' }));
     // An inline quiz is "opened" by the visitor's first click in it.
     box.addEventListener('click', G(() => rt.track(K + '_opened', { quiz: q })), { once: true });
     show(q, m.host, box, !seen.add(el));
@@ -338,9 +326,9 @@ export default function quiz(rt, config) {
     const slug = o && o.id || Object.keys(I)[0];
     if (!I[slug]) return console.warn('Beckon: no quiz', slug);
     if (!P) {
-      const { host, root } = rt.mount(K, STYLE), box = h('div');
+      const { host, root } = rt.mount(K, rt.UI + STYLE), box = h('div');
       const x = rt.closer(config.texts);
-      const pn = h('div', { class: 'q pn', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'bkq-t', tabindex: -1 }, x, box);
+      const pn = h('div', { class: 'w q pn', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'bkq-t', tabindex: -1 }, x, box);
       const bd = h('div', { class: 'bd' }), w = h('div', { hidden: '' }, bd, pn); // :host{all:initial} beats host[hidden]
       root.append(w);
       P = { host, w, box, fit: rt.aboveKeyboard(pn, () => P.slug) };
