@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import http.client
 import json
+import re
 
 import httpx
 import pytest
@@ -167,3 +170,48 @@ async def test_manager_feed_refuses_strangers(beckon: BeckonServer, case: str) -
     with pytest.raises(InvalidStatus) as info:
         await connect(f"{beckon.ws_base}/ws/manager", origin=origin, additional_headers=headers)  # type: ignore[arg-type]
     assert info.value.response.status_code == 403
+
+
+# -- reliability (session 4): content coding, asked over raw HTTP -----------------------------------
+
+
+def raw_get(server: BeckonServer, path: str, accept_encoding: str) -> tuple[int, dict[str, list[str]], bytes]:
+    """A GET with exactly this Accept-Encoding and nothing decoded on the way (http.client adds none)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": accept_encoding})
+        reply = conn.getresponse()
+        headers: dict[str, list[str]] = {}
+        for name, value in reply.getheaders():
+            headers.setdefault(name.lower(), []).append(value)
+        return reply.status, headers, reply.read()
+    finally:
+        conn.close()
+
+
+def fixed(body: bytes) -> bytes:
+    """The sign-in form's CSRF token is new on every request; the rest of the page is the same."""
+    return re.sub(rb'name="csrf" value="[0-9a-f]+"', b'name="csrf"', body)
+
+
+def vary_names(headers: dict[str, list[str]]) -> list[str]:
+    return [name.strip().lower() for line in headers.get("vary", []) for name in line.split(",") if name.strip()]
+
+
+@pytest.mark.parametrize("path", ["/embed.js", "/widgets/callback.js", "/app/login"])
+def test_gzip_only_when_accepted_and_vary_named_once(beckon: BeckonServer, path: str) -> None:
+    status, plain_headers, plain = raw_get(beckon, path, "identity")
+    assert status == 200 and "content-encoding" not in plain_headers and len(plain) > 600
+    status, headers, zipped = raw_get(beckon, path, "gzip, deflate")
+    assert status == 200 and headers["content-encoding"] == ["gzip"]
+    assert fixed(gzip.decompress(zipped)) == fixed(plain)
+    assert vary_names(headers) == vary_names(plain_headers) == ["accept-encoding"]
+    # q=0 refuses a coding: these clients must get the plain bytes, however the header is spelled.
+    for refusing in ("gzip;q=0", "gzip; q=0.0, identity", "br, gzip;q=0", "*;q=0", "GZIP;Q=0"):
+        status, headers, body = raw_get(beckon, path, refusing)
+        assert status == 200 and "content-encoding" not in headers, refusing
+        assert fixed(body) == fixed(plain), refusing
+        assert vary_names(headers) == ["accept-encoding"], (refusing, headers.get("vary"))
+    # A lower but non-zero preference still takes gzip.
+    status, headers, zipped = raw_get(beckon, path, "br;q=1, gzip;q=0.5")
+    assert headers["content-encoding"] == ["gzip"] and fixed(gzip.decompress(zipped)) == fixed(plain)
