@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from typing import Any
 
 from tests.conftest import MANAGER, SITE
@@ -76,10 +77,12 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
         await asyncio.wait_for(changed.wait_for(lambda: acked() >= TERM_AFTER_ACKS), 60)
     proc = server.proc
     assert proc is not None
+    termed = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     async with changed:
         await asyncio.wait_for(changed.wait_for(lambda: all(m.close_codes for m in managers)), 20)
     exit_code = await asyncio.to_thread(proc.wait, 20)
+    shutdown_seconds = time.monotonic() - termed
     server.proc = None
     shutdown_log = server.log_path.read_text(errors="replace")
     codes = [m.close_codes[0] for m in managers]
@@ -95,7 +98,7 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
 
     print(
         f"\nmanager frames sent {len(frames)} · answered before exit {len(answered_at_exit)}"
-        f" · close codes {sorted(set(codes))} · exit code {exit_code}"
+        f" · close codes {sorted(set(codes))} · exit code {exit_code} · SIGTERM to exit {shutdown_seconds:.2f} s"
         f" · answered in the end {sum(len(m.acks) for m in managers)} · reconnects {sum(m.connects for m in managers)}"
     )
     assert exit_code in (0, -signal.SIGTERM)
