@@ -434,6 +434,10 @@ class SQLiteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
+        # -- bench (#10): each caller's savepoint journals every page it touches (~19 per lead) so that it
+        # alone can be undone; in a temp file that was ~39 pwrite calls per lead. In memory it is a copy.
+        # Only the uncommitted transaction's undo is kept there: a crash loses nothing that was acked.
+        await self._writer.execute("PRAGMA temp_store=MEMORY")
         self._reader = await self._connect()
         self._lookup = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lookup.row_factory = sqlite3.Row
