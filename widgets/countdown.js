@@ -53,10 +53,11 @@ export function target(url, here) {
   } catch (e) { return '' }
 }
 
+// Beside the runtime's (rt.UI: font, close button, focus ring, the 'in' animation).
 const STYLE = ':host{display:block!important}' +
-  '.w{box-sizing:border-box;font:15px/1.35 system-ui,sans-serif;color:#111827}' +
+  '.w{box-sizing:border-box;line-height:1.35}' +
   '.in{display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:6px 14px}' +
-  'p{margin:0}' +
+  'p{margin:0;color:inherit}' +
   '.ti{font-weight:650}' +
   '.t{display:inline-flex;gap:6px;font-variant-numeric:tabular-nums}' +
   '.g{display:inline-flex;flex-direction:column;align-items:center;min-width:2.4em;padding:3px 5px;border-radius:6px;line-height:1.1}' +
@@ -64,13 +65,12 @@ const STYLE = ':host{display:block!important}' +
   'i{font-style:normal;font-size:11px;letter-spacing:.02em}' +
   'button{font:inherit;cursor:pointer}' +
   '.cta{padding:8px 16px;border:0;border-radius:8px;background:var(--a);color:var(--f);font-weight:650}' +
-  ':focus-visible{outline:3px solid var(--a);outline-offset:2px}' +
   '.bar{position:fixed;left:0;right:0;z-index:2147482999;padding:6px 52px;background:var(--a);color:var(--f);box-shadow:0 1px 8px #0003;animation:in .25s}' +
   '.top{top:0}.bottom{bottom:0;padding-right:88px}' +
   '.bar .g{background:color-mix(in srgb,var(--f) 16%,transparent)}' +
   '.bar .cta{padding:6px 14px;background:var(--f);color:var(--a)}' +
   '.bar :focus-visible{outline-color:var(--f)}' +
-  '.x{position:absolute;top:50%;right:8px;width:36px;height:36px;margin-top:-18px;border:0;border-radius:8px;background:none;color:inherit;font-size:24px;line-height:1}' +
+  '.bar .x{top:50%;right:8px;margin-top:-18px;color:inherit;background:none}' +
   '.bottom .x{right:auto;left:8px}' +
   '.inl{padding:16px;border:1px solid #e5e7eb;border-radius:12px;background:#fff;text-align:center}' +
   '.inl .in{flex-direction:column;gap:10px}' +
@@ -80,7 +80,6 @@ const STYLE = ':host{display:block!important}' +
   '.inl b{font-size:28px}' +
   '.inl i{font-size:12px}' +
   '.msg{font-weight:500}' +
-  '@keyframes in{from{opacity:0}}' +
   '@media (max-width:600px){.bar{padding:5px 44px 5px 8px;font-size:14px}.bottom{padding:5px 76px 5px 44px}.bar .in{gap:4px 8px}' +
   '.bar .t{gap:4px}.bar .g{min-width:1.9em;padding:2px 3px}.bar b{font-size:15px}.bar i{font-size:10px}.bar .cta{padding:5px 10px;font-size:13px}' +
   '.inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}';
@@ -205,7 +204,7 @@ export default function countdown(rt, config) {
   function show(slug, el) {
     const s = state(slug);
     if (s.phase == 'gone') return;
-    const { host, root } = rt.mount(K, STYLE, el), v = { s, host, el, bar: !el, box: h('div') };
+    const { host, root } = rt.mount(K, rt.UI + STYLE, el), v = { s, host, el, bar: !el, box: h('div') };
     if (v.bar) {
       v.pos = edge(items[slug]);
       if (v.pos == 'top') (D.body || D.documentElement).prepend(host);
@@ -263,7 +262,7 @@ export default function countdown(rt, config) {
     w.style.setProperty('--a', a);
     w.style.setProperty('--f', fg(a));
     if (v.bar) {
-      const x = h('button', { type: 'button', class: 'x', 'aria-label': T('close') }, '×');
+      const x = rt.closer(own);
       on(x, 'click', () => { put('session', 'closed', s.slug, 1); drop(v) });
       w.append(x);
       v.ro && (v.ro.disconnect(), v.ro.observe(w));

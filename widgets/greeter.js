@@ -7,10 +7,9 @@ const CSS = '.g{position:fixed;bottom:160px;right:20px;z-index:2147482999;max-wi
   '.left{right:auto;left:20px}' +
   '.who{display:flex;align-items:center;gap:8px;margin:0 24px 6px 0;font-weight:600}' +
   '.av{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--a);color:#fff;display:grid;place-items:center}' +
-  'p{margin:0 0 10px}' +
+  'p{margin:0 0 10px;color:inherit}' +
   '.r{padding:8px 14px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-weight:600;cursor:pointer}' +
-  '.x{position:absolute;top:6px;right:6px;width:30px;height:30px;border:0;background:none;color:#6b7280;font-size:20px;cursor:pointer}' +
-  'button:focus-visible{outline:3px solid var(--a);outline-offset:2px}';
+  '.x{top:4px;right:4px}'; // beside the runtime's (rt.UI: close button, focus ring)
 
 // "/regex/" or a plain part of the path: "/demo/kitchens" matches /demo/kitchens.html?x=1.
 function matches(pattern) {
@@ -41,7 +40,7 @@ export default function greeter(rt, config) {
     shown = 1;
     stop();
     try { sessionStorage.setItem(flag, '1') } catch (e) {}
-    box = rt.mount('greeter', CSS);
+    box = rt.mount('greeter', rt.UI + CSS);
     box.host.style.setProperty('--a', rt.accent(config.color));
     const h = rt.h, name = who.name || '', src = rt.photo(who.photo);
     const photo = src ? h('img', { class: 'av', src, alt: '' }) : h('span', { class: 'av', 'aria-hidden': 'true' }, name[0] || '?');

@@ -96,8 +96,6 @@ const STYLE = '.bd{z-index:2147483003;background:#0f172a73}' +
   '.bar *{margin:0!important}.bar .im{display:none}.bar form{display:flex;flex-wrap:wrap;align-items:end;gap:8px}.bar .go{width:auto}' +
   '.im{display:block;width:100%;max-height:180px;object-fit:contain;margin:0 0 14px}' +
   'h2{font-size:20px}' +
-  '.code{margin:6px 0 10px;padding:10px;border:2px dashed var(--a);border-radius:10px;text-align:center;' +
-  'font:700 30px/1.2 ui-monospace,monospace;user-select:all;word-break:break-all}' +
   '@media (max-width:480px){.modal .p,.slide .p{inset:auto 0 var(--kb,0px);margin:0;width:auto;max-width:none;height:auto;' +
   'max-height:var(--vh,100vh);border-radius:16px 16px 0 0}.bar form,.bar .f{flex:1 1 100%}}';
 
@@ -230,17 +228,10 @@ export default function popup(rt, config) {
 
     // The ack's bonus code, large and copyable, or the thanks.
     const thank = bonus => {
-      const code = bonus && bonus.code && String(bonus.code), box = h('div', { class: 'code' }, code || ''), cp = h('button', { type: 'button', class: 'go' }, T('copy'));
+      const code = bonus && bonus.code;
       cur.done = 1;
       ok.replaceChildren(h('p', {}, code ? String(item.thanks || T('code')) : !item.has_bonus && item.thanks || T('thanks')));
-      if (code) ok.append(box, ...bonus.text ? [h('p', {}, String(bonus.text))] : [], cp);
-      on(cp, 'click', () => {
-        const r = D.createRange(), s = getSelection();
-        r.selectNodeContents(box);
-        s.removeAllRanges();
-        s.addRange(r);
-        navigator.clipboard && navigator.clipboard.writeText(code).then(G(() => { cp.textContent = T('copied') }), () => {});
-      });
+      if (code) ok.append(...rt.bonus(K, bonus, own));
       form.hidden = true;
       ok.hidden = false;
       ok.focus();

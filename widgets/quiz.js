@@ -23,14 +23,12 @@ const STYLE = '.q{font-size:16px}' +
   '[type=range]{flex:1 1 180px}' +
   '.num .t{width:110px;margin-right:6px}' +
   '.nav{display:flex;gap:8px;justify-content:flex-end;margin-top:18px}' +
-  '.nav button,.code button{padding:11px 18px;border:1px solid #d1d5db;border-radius:8px;background:#fff;font-weight:600}' +
+  '.nav button{padding:11px 18px;border:1px solid #d1d5db;border-radius:8px;background:#fff;font-weight:600}' +
   '.bk{margin-right:auto}' +
-  '.nav .go,.code button{width:auto;border-color:var(--a);background:var(--a);color:#fff}' +
+  '.nav .go{width:auto;border-color:var(--a);background:var(--a);color:#fff}' +
   '.sm{margin-top:14px;color:#6b7280;font-size:13px}' +
   '.big{font-size:22px;color:#111827}' +
   '.big b,a{color:var(--a)}' +
-  '.code{display:flex;gap:10px;align-items:center;margin:4px 0 8px;padding:10px 14px;border:2px dashed var(--a);border-radius:10px}' +
-  '.code b{flex:1;font:700 26px monospace;user-select:all}' +
   '.qq:focus,.pn:focus{outline:none}' +
   '@media (max-width:480px){.pn{inset:auto 0 var(--kb,0px);transform:none;width:auto;max-height:var(--vh,100vh);border-radius:14px 14px 0 0}}';
 
@@ -197,13 +195,7 @@ export default function quiz(rt, config) {
         head = h('h3', { class: 'qq', tabindex: -1 }, T('result'));
         kids.push(head, ...(R.shown || []).map(x => h('p', { class: 'big' }, x.label, ' ', h('b', {}, x.value))),
           ...[...R.texts || [], ...(R.failed || []).map(x => T('failed', { label: x.label }))].map(x => h('p', {}, x)));
-        if (R.bonus?.code) {
-          const code = h('b', {}, R.bonus.code);
-          kids.push(h('div', { class: 'code' }, code, btn('', T('copy'), () => {
-            getSelection().selectAllChildren(code);
-            navigator.clipboard?.writeText(R.bonus.code).catch(() => {});
-          })), h('p', {}, R.bonus.text || ''));
-        }
+        if (R.bonus?.code) kids.push(...rt.bonus(K, R.bonus, own));
         kids.push(h('p', {}, cb.state == 'ringing' && age < n * 1e3 ? rt.t('callback.within', { n })
           : cb.state == 'scheduled' && age < 864e5 ? rt.t('callback.thanks_later') : ''));
         on(a, 'click', e => {

@@ -153,7 +153,20 @@ export const UI = '.w{font:15px/1.45 system-ui,sans-serif;color:#111827}' +
   '.panel{position:fixed;right:20px;z-index:2147483002;box-sizing:border-box;max-width:calc(100vw - 40px);background:#fff;' +
   'border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25)}' +
   '.left .fab,.left .panel{right:auto;left:20px}' +
+  '.code{margin:6px 0 10px;padding:10px;border:2px dashed var(--a);border-radius:10px;text-align:center;' +
+  'font:700 30px/1.2 ui-monospace,monospace;color:#111827;user-select:all;word-break:break-all}' +
   '@media (max-width:480px){.w .panel{left:0;right:0;bottom:var(--kb,0px);width:auto;max-width:none}}';
+
+// A promo code the server gave (a popup's thanks, a quiz's result): large and selectable, its text,
+// and a button that copies it. Texts <kind>.copy and <kind>.copied (else copy, copied).
+export function bonus(kind, b, own) {
+  const code = String(b.code), box = h('div', { class: 'code' }, code), cp = h('button', { type: 'button', class: 'go' }, t(kind + '.copy', null, own));
+  cp.addEventListener('click', G(kind, () => {
+    getSelection().selectAllChildren(box);
+    N.clipboard?.writeText(code).then(G(kind, () => { cp.textContent = t(kind + '.copied', null, own) }), () => {});
+  }));
+  return [box, ...b.text ? [h('p', {}, String(b.text))] : [], cp];
+}
 
 // A person's photo as the chat and the greeter show it: a web address (an upload served by Beckon may
 // be plain http on a local install) or an inline image; '' for anything else (javascript:, relative).

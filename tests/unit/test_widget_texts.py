@@ -14,7 +14,7 @@ WIDGETS = Path(__file__).resolve().parents[2] / "widgets"
 # Texts asked for by a computed name: countdown units (spoken and shown), the popup's and quiz's contact fields.
 COMPUTED = {
     "countdown": ["days", "hours", "minutes", "min", "sec", "left", "soon", "offer", "close"],
-    "chat": ["f1", "f2", "f3", "f4", "f5"],
+    "chat": ["f1", "f2", "f3", "f4", "f5", "email_bad", "phone_bad"],
     "popup": ["phone", "email", "name"],
     "quiz": ["phone", "email", "name", "submit", "next"],
 }
