@@ -120,18 +120,19 @@ def test_a_manager_can_reschedule_and_go_away(beckon: BeckonServer, new_context)
 # -- reliability (session 4): claims through a server restart ------------------------------------
 
 
-def claims_of(server: BeckonServer, name: str) -> list[str]:
-    """Who claimed the callback of the visitor with this name, one entry per line on its timeline."""
+def steps_of(server: BeckonServer, name: str) -> list[tuple[str, str]]:
+    """The claims and outcomes on the timeline of this visitor's callback: (event, who)."""
 
     async def action(store):  # type: ignore[no-untyped-def]
         site = await store.get_site_by_key(SITE)
         lead = next(x for x in await store.list_leads([site.id], limit=100) if x.name == name)
-        return [e.actor_name for e in await store.lead_events(lead.id) if e.type == "claimed"]
+        events = await store.lead_events(lead.id)
+        return [(e.type, e.actor_name) for e in events if e.type in ("claimed", "outcome")]
 
     return server.with_store(action)
 
 
-def test_claims_clicked_around_a_server_restart_end_claimed_once(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
+def test_clicks_around_a_server_restart_end_claimed_once(fresh_beckon, new_context) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon()
     ctx = new_context()
     sockets: list[WebSocketRoute] = []
@@ -187,7 +188,17 @@ def test_claims_clicked_around_a_server_restart_end_claimed_once(fresh_beckon, n
         expect(alert).not_to_contain_text("Not connected")
         expect(alert.get_by_role("alert")).to_have_count(0)  # no "taken" error
     assert len(sockets) >= 2
-    assert claims_of(server, "Stored Stan") == ["Anna"]
-    assert claims_of(server, "Offline Olive") == ["Anna"]
+    assert steps_of(server, "Stored Stan") == [("claimed", "Anna")]
+    assert steps_of(server, "Offline Olive") == [("claimed", "Anna")]
     stan.get_by_role("button", name="Connected").click()
     expect(stan).to_have_count(0)
+
+    # An outcome clicked while the server is down is kept too, and recorded once it is back.
+    server.kill()
+    expect(anna.locator("#live-state")).to_have_text("Reconnecting…")
+    olive.get_by_role("button", name="Connected").click()
+    expect(olive).to_contain_text("Not connected: your click is sent when the dashboard is live again")
+    server.start()
+    expect(olive).to_have_count(0, timeout=20_000)  # done, then gone from the queue
+    assert steps_of(server, "Offline Olive") == [("claimed", "Anna"), ("outcome", "Anna")]
+    assert steps_of(server, "Stored Stan") == [("claimed", "Anna"), ("outcome", "Anna")]
