@@ -188,11 +188,14 @@ class ManagerFeed:
             else:
                 raise RoutingError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
         except (RoutingError, ChatError) as exc:
-            if isinstance(exc, RoutingError) and await self._done_already(user, str(kind), frame, exc.code):
-                return {"type": "ack", "id": frame_id}
+            try:
+                if isinstance(exc, RoutingError) and await self._done_already(user, str(kind), frame, exc.code):
+                    return {"type": "ack", "id": frame_id}
+            except StoreUnavailable:
+                return unavailable(frame_id)
             return {"type": "error", "id": frame_id, "code": exc.code, "message": exc.message}
         except StoreUnavailable:
-            return {"type": "error", "id": frame_id, "code": "unavailable", "message": "Could not save. Try again."}
+            return unavailable(frame_id)
         return {"type": "ack", "id": frame_id}
 
     async def _done_already(self, user: User, kind: str, frame: dict[str, Any], code: str) -> bool:
@@ -239,6 +242,10 @@ class ManagerFeed:
                     return
         except (WebSocketDisconnect, RuntimeError):
             return
+
+
+def unavailable(frame_id: str) -> dict[str, Any]:
+    return {"type": "error", "id": frame_id, "code": "unavailable", "message": "Could not save. Try again."}
 
 
 # -- follow-up reminders ---------------------------------------------------------------------------
