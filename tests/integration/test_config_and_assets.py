@@ -143,9 +143,11 @@ def test_demo_site_has_the_snippet_filled_in(beckon: BeckonServer) -> None:
 # -- the served widgets are terser's builds of the current sources (issue #10) --
 
 ROOT = Path(__file__).resolve().parents[2]
-# DESIGN.md's budget for all widgets together is 30 KB (30720 B) and is still MISSED; this is the
-# total as measured when the build came in, so that the weight can only go down from here.
-WIDGETS_TOTAL_NOW = 34700
+# DESIGN.md's budget for all widgets together is 30 KB (30720 B): the runtime and the widget chunks now
+# fit it (30,341 B since the built-in texts moved to the server, issue #10). With the loader beside them,
+# as bench/weight.py's total line counts, they come to 31,494 B: that line is still missed by 774 B.
+# These are the totals as measured, so that the weight can only go down from here.
+WIDGETS_BUDGET, WIDGETS_TOTAL_NOW, WITH_LOADER_NOW = 30 * 1024, 30_400, 31_550
 
 
 def test_every_served_script_is_the_committed_build_of_its_current_source(beckon: BeckonServer) -> None:
@@ -176,6 +178,8 @@ def test_the_widgets_fit_the_weight_budget() -> None:
     """DESIGN.md's budgets, gzip -9 of what is served: loader ≤ 2 KB, each chunk ≤ 8 KB, all ≤ 30 KB."""
     assets = Assets(ROOT)
     sizes = {name: len(gzip.compress(a.body, 9)) for name, a in assets.chunks.items()}
-    assert len(gzip.compress(assets.loader.body, 9)) <= 2048
+    loader = len(gzip.compress(assets.loader.body, 9))
+    assert loader <= 2048
     assert max(sizes.values()) <= 8192, sizes
-    assert sum(sizes.values()) <= WIDGETS_TOTAL_NOW, sizes
+    assert sum(sizes.values()) <= min(WIDGETS_BUDGET, WIDGETS_TOTAL_NOW), sizes
+    assert loader + sum(sizes.values()) <= WITH_LOADER_NOW, (loader, sizes)
