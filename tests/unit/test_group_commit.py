@@ -157,3 +157,29 @@ async def test_the_writers_savepoint_journal_stays_in_memory(store: SQLiteStore)
     async with store._writer.execute("PRAGMA temp_store") as cur:
         row = await cur.fetchone()
     assert row is not None and row[0] == 2  # MEMORY
+
+
+async def test_leads_joining_an_open_batch_make_no_trip_to_the_writers_thread(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    """bench #10: a lead that joins a batch whose transaction is open runs its statements on the event
+    loop; only BEGIN and COMMIT go to the writer's thread. Each caller is still acked after the COMMIT."""
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    assert store._writer is not None
+    trips: list[str] = []
+    to_thread = store._writer._execute
+
+    async def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await to_thread(fn, *args, **kwargs)
+
+    store._writer._execute = counted  # type: ignore[method-assign]
+    commits = await count_commits(store)
+    frames = [f"frame-{i:04d}" for i in range(40)]
+    results = await asyncio.gather(
+        *(store.create_lead(new_lead(site.id, f, visitor_key=f"visitor-{f}")) for f in frames)
+    )
+    assert all(created for _, created in results)
+    assert stored_frames(tmp_path / "db.sqlite3") == set(frames)
+    # One trip per batch to open it, one per COMMIT; not one per lead.
+    assert len(trips) <= 2 * len(commits) + 1, trips
