@@ -17,7 +17,7 @@ from tests.fault.peers import lead_frame, new_id
 from tests.support import BeckonServer
 
 TEAM = [MANAGER, ("ben@example.test", "ben-password-1"), ("cleo@example.test", "cleo-password-1")]
-CALLBACKS_EACH = 30  # per manager: a claim and an outcome for each
+CALLBACKS_EACH = 30  # per manager: a claim and an outcome for each (and a chat reply, for the first)
 TERM_AFTER_ACKS = 20
 GOING_AWAY = {1001, 1012}
 
@@ -32,6 +32,16 @@ def steps(server: BeckonServer, refs: list[str]) -> dict[str, list[tuple[str, in
             events = await store.lead_events(lead.id)
             found[ref] = [(e.type, e.actor_id) for e in events if e.type in ("claimed", "outcome")]
         return found
+
+    return server.with_store(action)
+
+
+def replies(server: BeckonServer, conversation: str) -> list[str]:
+    """The frame ids of the managers' messages stored in the conversation, one per message."""
+
+    async def action(store: Any) -> list[str]:
+        found = await store.get_conversation(conversation)
+        return [m.client_frame_id for m in await store.messages_since(found.id, 0) if m.author == "manager"]
 
     return server.with_store(action)
 
@@ -54,6 +64,10 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     async with changed:
         await asyncio.wait_for(changed.wait_for(lambda: all(not v.outbox for v in visitors)), 60)
     refs = [ack["lead"] for v in visitors for ack in v.acks.values()]
+    chatty = visitors[0]
+    hello = await chatty.send({"type": "chat_message", "id": new_id(), "text": "Are you there?", "name": "Caller 0"})
+    await chatty.drained()
+    conversation = chatty.acks[hello]["conversation"]
     for visitor in visitors:
         await visitor.stop()
 
@@ -61,14 +75,21 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     async with changed:
         await asyncio.wait_for(changed.wait_for(lambda: all(m.connects == 1 for m in managers)), 30)
     ids = [user_id(server, email) for email, _ in TEAM]
-    # frame id -> (manager index, lead ref, kind): each manager claims its share and records "connected".
+    # frame id -> (manager index, lead ref, kind): each manager claims its share and records
+    # "connected"; the first also answers the chat between its calls.
     frames: dict[str, tuple[int, str, str]] = {}
     for i, manager in enumerate(managers):
-        for ref in refs[i :: len(managers)]:
+        for n, ref in enumerate(refs[i :: len(managers)]):
             claim = await manager.send({"type": "claim", "id": new_id(), "lead": ref})
             outcome = await manager.send({"type": "outcome", "id": new_id(), "lead": ref, "outcome": "connected"})
             frames[claim] = (i, ref, "claimed")
             frames[outcome] = (i, ref, "outcome")
+            if i == 0:
+                text = f"Calling you back now ({n})"
+                reply = await manager.send(
+                    {"type": "chat_reply", "id": new_id(), "conversation": conversation, "text": text}
+                )
+                frames[reply] = (i, conversation, "reply")
 
     def acked() -> int:
         return sum(len(m.acks) for m in managers)
@@ -88,6 +109,7 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     codes = [m.close_codes[0] for m in managers]
     answered_at_exit = {frame_id for m in managers for frame_id in m.acks}
     stored_at_exit = await asyncio.to_thread(steps, server, refs)
+    replied_at_exit = await asyncio.to_thread(replies, server, conversation)
 
     await asyncio.to_thread(server.start)
     async with changed:
@@ -95,6 +117,7 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     for manager in managers:
         await manager.stop()
     stored = await asyncio.to_thread(steps, server, refs)
+    replied = await asyncio.to_thread(replies, server, conversation)
 
     print(
         f"\nmanager frames sent {len(frames)} · answered before exit {len(answered_at_exit)}"
@@ -106,7 +129,11 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     assert set(codes) <= GOING_AWAY, codes
     assert TERM_AFTER_ACKS <= len(answered_at_exit) < len(frames), "SIGTERM must fall mid-stream"
     # At exit: stored exactly what was answered, by the manager who sent it.
-    stored_frames = {frame_id for frame_id, (i, ref, kind) in frames.items() if (kind, ids[i]) in stored_at_exit[ref]}
+    stored_frames = {
+        frame_id
+        for frame_id, (i, ref, kind) in frames.items()
+        if (kind, ids[i]) in stored_at_exit.get(ref, []) or (kind == "reply" and frame_id in replied_at_exit)
+    }
     assert stored_frames == answered_at_exit
     # In the end: every frame answered and stored once; nothing refused, nothing done twice.
     assert all(not m.refusals for m in managers), [m.refusals[:3] for m in managers]
@@ -114,3 +141,4 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     for i in range(len(managers)):
         for ref in refs[i :: len(managers)]:
             assert stored[ref] == [("claimed", ids[i]), ("outcome", ids[i])], ref
+    assert sorted(replied) == sorted(frame_id for frame_id, (*_, kind) in frames.items() if kind == "reply")
