@@ -42,6 +42,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,6 +256,11 @@ def _quiz(data: dict[str, Any], frame_id: str) -> QuizFrame:
         context=_context(data.get("context")),
         contact=contact,
     )
+
+
+# -- bench (#10): the text of an outgoing frame, as Starlette's send_json writes it, from one encoder made
+# once (json.dumps with options builds a new encoder per call; a lead's answers are two frames). --
+encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def decode(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from server.drain import CLOSE_RESTART, Drain  # -- fault suite: graceful shutdo
 from server.ingest import TOO_FAST, Ingest, VisitorSession
 from server.models import Site, Widget
 from server.origins import origin_allowed
-from server.protocol import ErrorCode, FrameError, Hello, decode, is_valid_id, parse
+from server.protocol import ErrorCode, FrameError, Hello, decode, encode, is_valid_id, parse
 from server.quiz.definition import for_visitor
 from server.ratelimit import SlidingWindow
 from server.routing import Policy, Router, schedule_of, visitor_channel
@@ -275,7 +275,7 @@ class VisitorAPI:
                     else:
                         reply = await self._answer(session, message.get("text"), message.get("bytes"))
                         for frame in reply if isinstance(reply, list) else [reply] if reply else []:
-                            await ws.send_json(frame)
+                            await ws.send_text(encode(frame))
                         welcome = isinstance(reply, dict) and reply.get("type") == "welcome"
                         if welcome and pump is None and session.visitor and session.draft is None:
                             pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
@@ -292,13 +292,13 @@ class VisitorAPI:
         try:
             async with self.router.hub.subscribe([visitor_channel(site_id, visitor_key)]) as sub:
                 for status in await self.router.statuses_for_visitor(site_id, visitor_key):
-                    await ws.send_json(status)
+                    await ws.send_text(encode(status))
                 site = await self.store.get_site(site_id)
                 chat_state = await self.ingest.chat.visitor_state(site, visitor_key) if site else None
                 if chat_state:
-                    await ws.send_json(chat_state)
+                    await ws.send_text(encode(chat_state))
                 while True:
-                    await ws.send_json(await sub.get())
+                    await ws.send_text(encode(await sub.get()))
         except (WebSocketDisconnect, RuntimeError):
             return
 

@@ -186,8 +186,8 @@ def _create_lead_now(
     return row, True
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# -- bench (#10): one encoder made once; json.dumps with options builds a new one per call (~5 per lead) --
+_dumps: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _migrations() -> list[tuple[int, str]]:
