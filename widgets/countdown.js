@@ -53,7 +53,7 @@ export function target(url, here) {
   } catch (e) { return '' }
 }
 
-// Beside the runtime's (rt.UI: font, close button, focus ring, the 'in' animation).
+// Beside the runtime's (rt.UI: font, close button, focus ring).
 const STYLE = ':host{display:block!important}' +
   '.w{box-sizing:border-box;line-height:1.35}' +
   '.in{display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:6px 14px}' +
@@ -80,6 +80,7 @@ const STYLE = ':host{display:block!important}' +
   '.inl b{font-size:28px}' +
   '.inl i{font-size:12px}' +
   '.msg{font-weight:500}' +
+  '@keyframes in{from{opacity:0}}' + // a fade, not the runtime's slide: the bar never moves off its place
   '@media (max-width:600px){.bar{padding:5px 44px 5px 8px;font-size:14px}.bottom{padding:5px 76px 5px 44px}.bar .in{gap:4px 8px}' +
   '.bar .t{gap:4px}.bar .g{min-width:1.9em;padding:2px 3px}.bar b{font-size:15px}.bar i{font-size:10px}.bar .cta{padding:5px 10px;font-size:13px}' +
   '.inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}';

@@ -5,7 +5,7 @@ const CSS = '.g{position:fixed;bottom:160px;right:20px;z-index:2147482999;max-wi
   'background:#fff;color:#111827;border-radius:14px;box-shadow:0 8px 30px #0003;' +
   'font:14px/1.45 system-ui,sans-serif}' +
   '.left{right:auto;left:20px}' +
-  '.who{display:flex;align-items:center;gap:8px;margin:0 24px 6px 0;font-weight:600}' +
+  '.who{display:flex;align-items:center;gap:8px;margin:0 32px 6px 0;font-weight:600}' +
   '.av{width:32px;height:32px;border-radius:50%;object-fit:cover;background:var(--a);color:#fff;display:grid;place-items:center}' +
   'p{margin:0 0 10px;color:inherit}' +
   '.r{padding:8px 14px;border:0;border-radius:8px;background:var(--a);color:#fff;font:inherit;font-weight:600;cursor:pointer}' +
