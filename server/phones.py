@@ -32,9 +32,12 @@ def normalise_phone(raw: str, default_region: str = "US") -> str:
         number = phonenumbers.parse(text, default_region.upper() or None)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone("That doesn't look like a phone number. Please include the area code.") from exc
-    if not phonenumbers.is_valid_number(number):
+    # -- bench (#10): one look at the number's type answers both questions: UNKNOWN is exactly what
+    # is_valid_number refuses (it runs the same matching), so asking both did the work twice (~13 us). --
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
         raise InvalidPhone("That doesn't look like a valid phone number. Please check it and include the area code.")
-    refused = _REFUSED_TYPES.get(phonenumbers.number_type(number))
+    refused = _REFUSED_TYPES.get(kind)
     if refused:
         raise InvalidPhone(refused)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

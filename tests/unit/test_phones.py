@@ -36,3 +36,76 @@ def test_unusable_numbers_are_refused_with_a_reason(raw: str, reason: str) -> No
 
 def test_format_for_people() -> None:
     assert format_phone("+442079460958") == "+44 20 7946 0958"
+
+
+def _numbers_to_try() -> list[tuple[str, str]]:
+    """Every region's example numbers of every type, a few digits off, and in other regions' eyes."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    found: list[tuple[str, str]] = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (
+            PhoneNumberType.FIXED_LINE,
+            PhoneNumberType.MOBILE,
+            PhoneNumberType.PREMIUM_RATE,
+            PhoneNumberType.SHARED_COST,
+            PhoneNumberType.PAGER,
+            PhoneNumberType.TOLL_FREE,
+        ):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
+            e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            found += [(national, region), (e164, "US"), (e164[:-1], region), (e164 + "7", "GB"), (national, "RU")]
+    return found
+
+
+def _before(raw: str, default_region: str) -> str:
+    """normalise_phone as it was before bench #10: validity asked, then the type."""
+    import phonenumbers
+
+    from server.phones import _REFUSED_TYPES
+
+    text = raw.strip()
+    digits = sum(ch.isdigit() for ch in text)
+    if digits < 6 or digits > 17 or len(text) > 32:
+        return "refused: length"
+    try:
+        number = phonenumbers.parse(text, default_region.upper() or None)
+    except phonenumbers.NumberParseException:
+        return "refused: not a phone number"
+    if not phonenumbers.is_valid_number(number):
+        return "refused: invalid"
+    refused = _REFUSED_TYPES.get(phonenumbers.number_type(number))
+    if refused:
+        return f"refused: {refused}"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _now(raw: str, region: str) -> str:
+    try:
+        return normalise_phone(raw, region)
+    except InvalidPhone as exc:
+        message = str(exc)
+        if "too short" in message or "too long" in message:
+            return "refused: length"
+        if "look like a phone number" in message:
+            return "refused: not a phone number"
+        if "valid phone number" in message:
+            return "refused: invalid"
+        return f"refused: {message}"
+
+
+def test_one_type_lookup_judges_numbers_as_validity_and_type_did() -> None:
+    """bench #10: normalise_phone asks phonenumbers for the number's type only, no longer also whether it
+    is valid. Across every region's example numbers of each type, and broken ones, it answers as before."""
+    numbers = _numbers_to_try()
+    assert len(numbers) > 2000
+    verdicts = {(raw, region): _before(raw, region) for raw, region in numbers}
+    assert {v.split(":")[0] for v in verdicts.values()} >= {"refused"} and any(
+        v.startswith("+") for v in verdicts.values()
+    )
+    assert sum(v == "refused: invalid" for v in verdicts.values()) > 100  # the broken ones are there
+    assert {(raw, region): _now(raw, region) for raw, region in numbers} == verdicts
