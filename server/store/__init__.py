@@ -37,7 +37,15 @@ REF_ALPHABET = string.ascii_letters + string.digits
 def new_ref(length: int = 12) -> str:
     """A public id (lead, chat, site key). Letters and digits only: a leading '-' or '=' would be read as a
     formula by a spreadsheet, so the CSV export would have to alter it, and as an option by a shell."""
-    return "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
+    # -- bench (#10): one read of the OS's randomness per ref, not one per letter (secrets.choice: 12
+    # getrandom calls, ~12 us per lead). Bytes under 248 = 4 x 62 map evenly onto the alphabet. --
+    letters: list[str] = []
+    while len(letters) < length:
+        letters += [REF_ALPHABET[b % len(REF_ALPHABET)] for b in secrets.token_bytes(length + 4) if b < _EVEN_BELOW]
+    return "".join(letters[:length])
+
+
+_EVEN_BELOW = 256 - 256 % len(REF_ALPHABET)
 
 
 class StoreUnavailable(Exception):
