@@ -33,7 +33,6 @@ const LIVE = /^(ringing|missed)$/, DONE_KEPT = 6e5, STALE = 36e5;
 const put = (el, text) => { if (el.textContent != text) el.textContent = text };
 
 export default function callback(rt, config) {
-  config = config || {};
   const { h } = rt, K = 'callback', D = document, L = rt.lang(), J = JSON.stringify;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;

@@ -46,7 +46,6 @@ const LINK = /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/i, EMAIL = /^[^@\s]+@[
 const KEEP = 30 * 864e5, E = Symbol(); // m[E]: its nodes (not stored)
 
 export default function chat(rt, config) {
-  config = config || {};
   const { h } = rt, K = 'chat', D = document, W = window, now = Date.now;
   const T = (k, vars) => rt.t(K + '.' + k, vars, config.texts);
   const SK = 'beckon:' + rt.key() + ':' + K;

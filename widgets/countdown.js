@@ -86,7 +86,6 @@ const STYLE = ':host{display:block!important}' +
   '.inl{padding:12px}.inl b{font-size:22px}.inl .g{min-width:2.9em}}';
 
 export default function countdown(rt, config) {
-  config = config || {};
   const K = 'countdown', W = window, D = document, items = config.items || {}, { h } = rt, lang = rt.lang();
   const G = fn => rt.G(K, fn), on = (el, ev, fn) => el.addEventListener(ev, G(fn));
   const S = {}, seen = new WeakSet();

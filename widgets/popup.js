@@ -102,7 +102,6 @@ const STYLE = '.bd{z-index:2147483003;background:#0f172a73}' +
 const GRACE = 3e3; // no exit intent in the first seconds after load
 
 export default function popup(rt, config) {
-  config = config || {};
   const K = 'popup', W = window, D = document, now = () => Date.now(), items = config.items || {};
   const G = fn => rt.G(K, fn), on = (el, ev, fn, o) => el.addEventListener(ev, G(fn), o);
   const track = (name, popup) => rt.track(name, { popup });
