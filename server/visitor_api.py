@@ -149,7 +149,7 @@ class VisitorAPI:
                 "name": site.name,
                 "locale": site.locale,
                 "lang": lang.value,
-                "texts": texts_for(lang, set(widgets), site.settings.get("texts", {})),
+                "texts": texts_for(lang, set(widgets), site.settings.get("texts") or {}),
             },
             "widgets": widgets,
             "chunks": chunks,
