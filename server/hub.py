@@ -59,10 +59,13 @@ class Hub:
         self._queue_size = queue_size
         self._taps: list[Callable[[str, Message], None]] = []  # -- integrations --
 
-    def publish(self, channel: str, message: Message) -> int:
+    def publish(self, channel: str, message: Message, *, told: Subscription | None = None) -> int:
+        """Deliver to every subscriber of the channel but ``told``, the reader that has this news already
+        (bench #10: the socket whose ack carries a new callback's status isn't sent it a second time)."""
         subscribers = self._channels.get(channel, ())
         for sub in subscribers:
-            sub.deliver(message)
+            if sub is not told:
+                sub.deliver(message)
         self._tapped(channel, message)  # -- integrations --
         return len(subscribers)
 

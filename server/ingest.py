@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from server.chat import ChatService
 from server.countdown import CountdownInvalid, Mode, deadline
 from server.feed import lead_summary
-from server.hub import Hub, site_channel
+from server.hub import Hub, Subscription, site_channel
 from server.models import Actor, EventRecord, Lead, LeadStatus, NewLead, QuizSave, Site, Widget
 from server.phones import InvalidPhone, normalise_phone
 from server.protocol import (
@@ -60,6 +60,9 @@ class VisitorSession:
     visitor: str | None = None
     # The dashboard's countdown preview (key preview-<token>): answered from this draft, nothing stored.
     draft: Widget | None = None
+    # -- bench (#10): the socket's live feed (set by its status pump): a new lead's ack already carries
+    # the callback's status, so the same status isn't pushed to this socket as well. --
+    feed: Subscription | None = None
 
 
 def lead_source(context: dict[str, Any]) -> str:
@@ -246,7 +249,7 @@ class Ingest:
         )
         if created:
             self.hub.publish(site_channel(site.id), lead_summary(lead))
-            status = await self.router.created(lead, site, session.visitor)  # held already: not re-read
+            status = await self.router.created(lead, site, session.visitor, session.feed)  # held: not re-read
             ack = {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
             return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
         await self._own_frame(session, frame.id)  # another visitor stored this id a moment ago

@@ -35,6 +35,8 @@ start and no lead; anything else is refused with bad_frame. Other previews' keys
 Server -> visitor: welcome, ack, error {id, code, message, field?, retry_after?}, pong, and
   callback_status {lead, state, server_time, due_at, promise_seconds, manager, scheduled_for, window_end, outcome}
   (times in ms) whenever a callback of this visitor changes, and for each open one right after welcome.
+  A new callback's status is on the ack of the lead that made it; the visitor's other sockets are
+  pushed it, the socket that sent the lead is not sent it twice.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import Any
 
 from server.feed import lead_summary
 from server.hours import Schedule
-from server.hub import Hub, site_channel
+from server.hub import Hub, Subscription, site_channel
 from server.mailer import Mailer
 from server.models import (
     Actor,
@@ -272,11 +272,12 @@ class Router:
         return start >= now - 60 and end > start and schedule_of(site).contains_window(start, end)
 
     async def created(
-        self, lead: Lead, site: Site | None = None, visitor_key: str | None = None
+        self, lead: Lead, site: Site | None = None, visitor_key: str | None = None, told: Subscription | None = None
     ) -> dict[str, Any] | None:
         """A new lead is stored: remember its callback, tell everyone. Returns the visitor's status.
 
-        Ingest passes the site and visitor key it holds, so they are not read again per lead."""
+        Ingest passes the site and visitor key it holds, so they are not read again per lead, and
+        ``told``: the visitor socket's own feed, whose ack carries the status (it is not pushed there too)."""
         callback = await self.store.get_callback(lead.id)
         if callback is None:
             return None
@@ -284,7 +285,7 @@ class Router:
         self._tried[lead.id] = list(callback.offered_to)
         self._plan_step(lead.id)
         self._wake.set()
-        return await self._publish(callback, lead, site, visitor_key)
+        return await self._publish(callback, lead, site, visitor_key, told)
 
     # -- presence ----------------------------------------------------------------
 
@@ -701,7 +702,12 @@ class Router:
         return [await self.visitor_status(ref, callback) for ref, callback in found]
 
     async def _publish(
-        self, callback: Callback, lead: Lead | None = None, site: Site | None = None, visitor_key: str | None = None
+        self,
+        callback: Callback,
+        lead: Lead | None = None,
+        site: Site | None = None,
+        visitor_key: str | None = None,
+        told: Subscription | None = None,
     ) -> dict[str, Any] | None:
         """Send a callback's card to the site's managers and its status to the visitor. ``site`` and
         ``visitor_key`` are the caller's copies, if it has them, to spare re-reading them."""
@@ -716,5 +722,5 @@ class Router:
             visitor = await self.store.get_visitor(lead.visitor_id)
             visitor_key = visitor.visitor_key if visitor is not None else None
         if visitor_key is not None:
-            self.hub.publish(visitor_channel(lead.site_id, visitor_key), status)
+            self.hub.publish(visitor_channel(lead.site_id, visitor_key), status, told=told)
         return status

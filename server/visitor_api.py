@@ -279,7 +279,7 @@ class VisitorAPI:
                             await ws.send_text(encode(frame))
                         welcome = isinstance(reply, dict) and reply.get("type") == "welcome"
                         if welcome and pump is None and session.visitor and session.draft is None:
-                            pump = asyncio.create_task(self._push_status(ws, session.site.id, session.visitor))
+                            pump = asyncio.create_task(self._push_status(ws, session))
                     if await self.drain.end(ws):  # answered; a shutdown that began meanwhile closes it now
                         return
         except (WebSocketDisconnect, WebSocketDisconnected):
@@ -288,10 +288,14 @@ class VisitorAPI:
             if pump is not None:
                 pump.cancel()
 
-    async def _push_status(self, ws: WebSocket, site_id: int, visitor_key: str) -> None:
-        """Live callback status and chat for this visitor: what is open now, then every change."""
+    async def _push_status(self, ws: WebSocket, session: VisitorSession) -> None:
+        """Live callback status and chat for this visitor: what is open now, then every change (but the
+        status of a callback this socket just asked for: its ack carries that)."""
+        assert session.visitor is not None
+        site_id, visitor_key = session.site.id, session.visitor
         try:
             async with self.router.hub.subscribe([visitor_channel(site_id, visitor_key)]) as sub:
+                session.feed = sub
                 for status in await self.router.statuses_for_visitor(site_id, visitor_key):
                     await ws.send_text(encode(status))
                 site = await self.store.get_site(site_id)

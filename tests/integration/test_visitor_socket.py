@@ -86,6 +86,25 @@ async def test_resending_a_frame_returns_the_same_ack_and_no_duplicate(beckon: B
     assert [x.client_frame_id for x in beckon.leads(SITE)].count(frame["id"]) == 1
 
 
+async def test_a_new_callbacks_status_rides_on_the_ack_and_reaches_the_visitors_other_tabs(
+    beckon: BeckonServer,
+) -> None:
+    """bench #10: the tab that asked gets the new callback's status once, on its ack (no pushed copy);
+    the visitor's other tabs are pushed it."""
+    who = frame_id()
+    async with await visitor(beckon, visitor_id=who) as tab, await visitor(beckon, visitor_id=who) as other:
+        for ws in (tab, other):  # answered after the socket's live feed is open
+            assert (await send(ws, {"type": "ping"}))["type"] == "pong"
+        await tab.send(json.dumps(lead(name="Two Tabs")))
+        ack = json.loads(await asyncio.wait_for(tab.recv(), 5))
+        assert ack["type"] == "ack" and ack["callback"]["lead"] == ack["lead"]
+        pushed = json.loads(await asyncio.wait_for(other.recv(), 5))
+        assert pushed == ack["callback"]
+        # Nothing about it follows on the asking tab: the next frame is the answer to its ping.
+        await tab.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(tab.recv(), 5)) == {"type": "pong"}
+
+
 async def test_an_acked_lead_survives_a_hard_kill(fresh_beckon) -> None:  # type: ignore[no-untyped-def]
     server = fresh_beckon()
     frame, who = lead(name="Survivor"), frame_id()
