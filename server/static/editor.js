@@ -22,8 +22,12 @@ const checks = (key, label, choices, o = {}) => ({ t: 'checks', key, label, choi
 const group = (key, label, fields, o = {}) => ({ t: 'group', key, label, fields, ...o });
 const list = (key, label, item, fields, make, o = {}) => ({ t: 'list', key, label, item, fields, make, ...o });
 const pairs = (key, label, name, value, o = {}) => ({ t: 'pairs', key, label, name, value, ...o });
+// Their placeholders are the texts visitors get when a field is left empty: the built-in ones (or the
+// site's own), in the language the server picks, read from the preview's config (server/widget_texts.py).
 const texts = (prefix, names) => group('texts', 'Texts (empty: the built-in text in the visitor\'s language)',
-  names.map(([k, l, ph]) => text(k, l, { placeholder: ph })));
+  names.map(([k, l]) => text(k, l, { builtIn: prefix + '.' + k })));
+let builtIn = {};
+const builtInText = key => builtIn[key] ?? builtIn[key.replace(/^.*\./, '')];
 
 const stepIds = draft => (draft.steps || []).map(s => s && s.id).filter(Boolean).concat('result');
 const choice = s => ['single', 'multiple', 'image'].includes(s.type);
@@ -39,22 +43,16 @@ const rules = key => list(key, key == 'include' ? 'Only on pages' : 'Never on pa
 const SCHEMAS = {
   callback: [
     color(), select('position', 'Side of the page', POSITION, { def: 'right' }),
-    texts('callback', [['button', 'Button', 'Request a callback'], ['title', 'Title', "We'll call you back"],
-      ['intro', 'Intro', "Leave your number and we'll call you back."], ['phone', 'Phone label', 'Phone'],
-      ['name', 'Name label', 'Name (optional)'], ['submit', 'Submit button', 'Call me back'],
-      ['thanks', 'Thanks', "Thanks! We'll call you back shortly."],
-      ['closed_later', 'When closed', "We're closed right now. Leave your number and we'll call you when we're back."]]),
+    texts('callback', [['button', 'Button'], ['title', 'Title'], ['intro', 'Intro'], ['phone', 'Phone label'],
+      ['name', 'Name label'], ['submit', 'Submit button'], ['thanks', 'Thanks'], ['closed_later', 'When closed']]),
   ],
   chat: [
     color(), select('position', 'Side of the page', POSITION, { def: 'right' }),
     area('greeting', 'Greeting in the open chat'),
     checks('prechat', 'Ask before the chat starts', [['name', 'Name'], ['email', 'Email'], ['phone', 'Phone']]),
     bool('stack', 'Sit above the callback button'),
-    texts('chat', [['button', 'Button', 'Open chat'], ['title', 'Title', 'Chat with us'],
-      ['prechat', 'Before the chat', 'Before we start, please tell us who you are.'],
-      ['message', 'Message label', 'Message'], ['send', 'Send button', 'Send'],
-      ['away', 'When nobody is online', "We're offline right now. Leave a message and we'll get back to you."],
-      ['thanks', 'Thanks for a message', "Thanks — we'll get back to you."], ['rate', 'Rating question', 'How did we do?']]),
+    texts('chat', [['button', 'Button'], ['title', 'Title'], ['prechat', 'Before the chat'], ['message', 'Message label'],
+      ['send', 'Send button'], ['away', 'When nobody is online'], ['thanks', 'Thanks for a message'], ['rate', 'Rating question']]),
     list('greetings', 'Proactive greetings (from a manager who is online)', 'Greeting', [
       text('id', 'Name (for the numbers)'), text('url', 'On pages whose address contains (or /regex/)'),
       area('text', 'Text ({name}: the manager\'s first name)'), num('seconds', 'After seconds on the page'),
@@ -297,7 +295,7 @@ function start(root) {
 
   function input(f, path, value) {
     const type = f.t == 'number' ? 'number' : f.type || 'text';
-    const attrs = { id: idFor(path), type: f.t == 'color' ? 'text' : type, placeholder: f.placeholder };
+    const attrs = { id: idFor(path), type: f.t == 'color' ? 'text' : type, placeholder: f.placeholder ?? (f.builtIn && builtInText(f.builtIn)), 'data-built-in': f.builtIn };
     if (type == 'number') attrs.step = 'any';
     const el = h(f.multiline ? 'textarea' : 'input', attrs);
     if (f.multiline) el.rows = 2;
@@ -550,6 +548,14 @@ function start(root) {
     } catch (e) { /* the frame is our own origin; if not, there is nothing to open */ }
   }
   frame.addEventListener('load', openInFrame);
+  frame.addEventListener('load', async () => {
+    try {
+      const url = frame.contentDocument.querySelector('script[data-config]')?.dataset.config;
+      if (!url) return;
+      builtIn = (await (await fetch(url, { credentials: 'same-origin' })).json()).site.texts || {};
+      box.querySelectorAll('[data-built-in]').forEach(el => { el.placeholder = builtInText(el.dataset.builtIn) ?? '' });
+    } catch (e) {} // placeholders are a hint: without them the editor works as before
+  });
   // The first page of the frame may have loaded before this module ran.
   try {
     const first = frame.contentDocument;

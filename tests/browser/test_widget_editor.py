@@ -113,6 +113,29 @@ def test_callback_texts_and_colour_change_the_preview_as_the_owner_types(beckon:
     assert beckon.with_store(version) == 1
 
 
+def test_empty_text_fields_show_the_built_in_texts_of_the_visitors_language(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    """The placeholders are what visitors read when a field is left empty: the server's built-in texts
+    (server/widget_texts.py), in the site's language, under the site's own texts."""
+    email = editor_site(beckon, "ed-texts")
+
+    async def russian(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-texts")
+        await store.update_site(site.id, locale="ru", settings={"texts": {"callback.submit": "Жду звонка"}})
+
+    beckon.with_store(russian)
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets")
+    page.get_by_role("link", name="Callback on Sofas ed-texts").click()
+    expect(preview(page).get_by_role("heading", name="Мы вам перезвоним")).to_be_visible()
+    expect(page.get_by_label("Title", exact=True)).to_have_attribute("placeholder", "Мы вам перезвоним")
+    expect(page.get_by_label("Phone label", exact=True)).to_have_attribute("placeholder", "Телефон")  # a shared text
+    expect(page.get_by_label("Submit button", exact=True)).to_have_attribute("placeholder", "Жду звонка")  # the site's own
+    # Typed texts win in the preview; the placeholders stay as hints for the fields left empty.
+    page.get_by_label("Title", exact=True).fill("Позвоним за минуту")
+    expect(preview(page).get_by_role("heading", name="Позвоним за минуту")).to_be_visible()
+    expect(page.get_by_label("Intro", exact=True)).to_have_attribute("placeholder", "Оставьте номер, и мы вам перезвоним.")
+
+
 def test_chat_greeting_and_colour_and_a_proactive_greeting_rule(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
     email = editor_site(beckon, "ed-chat")
     page = signed_in(new_context(), beckon, email)
