@@ -230,7 +230,7 @@ class Ingest:
         plan, events = (
             await self.router.plan(site, session.visitor, frame.schedule) if frame.kind == "callback" else (None, [])
         )
-        lead, created = await self.store.create_lead(
+        lead, created, callback = await self.store.create_lead_and_callback(
             NewLead(
                 site_id=site.id,
                 visitor_key=session.visitor,
@@ -249,7 +249,8 @@ class Ingest:
         )
         if created:
             self.hub.publish(site_channel(site.id), lead_summary(lead))
-            status = await self.router.created(lead, site, session.visitor, session.feed)  # held: not re-read
+            # What the caller holds already is passed on, not read again.
+            status = await self.router.created(lead, site, session.visitor, session.feed, callback)
             ack = {"type": "ack", "id": frame.id, "lead": lead.ref} | ({"callback": status} if status else {})
             return ack | ({"bonus": lead.answers["bonus"]} if lead.answers.get("bonus") else {})
         await self._own_frame(session, frame.id)  # another visitor stored this id a moment ago

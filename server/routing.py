@@ -272,13 +272,19 @@ class Router:
         return start >= now - 60 and end > start and schedule_of(site).contains_window(start, end)
 
     async def created(
-        self, lead: Lead, site: Site | None = None, visitor_key: str | None = None, told: Subscription | None = None
+        self,
+        lead: Lead,
+        site: Site | None = None,
+        visitor_key: str | None = None,
+        told: Subscription | None = None,
+        callback: Callback | None = None,
     ) -> dict[str, Any] | None:
         """A new lead is stored: remember its callback, tell everyone. Returns the visitor's status.
 
         Ingest passes the site and visitor key it holds, so they are not read again per lead, and
-        ``told``: the visitor socket's own feed, whose ack carries the status (it is not pushed there too)."""
-        callback = await self.store.get_callback(lead.id)
+        ``told``: the visitor socket's own feed, whose ack carries the status (it is not pushed there too),
+        and the ``callback`` the store just wrote, if it returned it (bench #10: not read back)."""
+        callback = callback or await self.store.get_callback(lead.id)
         if callback is None:
             return None
         self._active[lead.id] = callback

@@ -127,6 +127,10 @@ class Store(Protocol):
     async def create_lead(
         self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
     ) -> tuple[Lead, bool]: ...
+    # -- bench (#10): create_lead that also returns the callback it stored (None if the frame was re-sent) --
+    async def create_lead_and_callback(
+        self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
+    ) -> tuple[Lead, bool, Callback | None]: ...
     async def save_quiz_run(
         self,
         new: NewLead,

@@ -142,13 +142,15 @@ def _create_lead_now(
     callback: dict[str, Any] | None,
     events: list[EventRecord],
     now: float,
-) -> tuple[sqlite3.Row, bool]:
-    """create_lead's statements, all in one go on the writer's thread (inside the caller's savepoint)."""
+) -> tuple[sqlite3.Row, bool, sqlite3.Row | None]:
+    """create_lead's statements, all in one go (inside the caller's savepoint): the lead's row, whether
+    it is new, and its new callback's row (read here, in the open transaction: ~16 us less than asking
+    the lookup connection for it afterwards)."""
     existing = conn.execute(
         "SELECT * FROM leads WHERE site_id = ? AND client_frame_id = ?", (new.site_id, new.client_frame_id)
     ).fetchone()
     if existing is not None:
-        return existing, False
+        return existing, False, None
     visitor_id = _upsert_visitor_now(conn, new.site_id, new.visitor_key, new.context, new.user_agent)
     cur = conn.execute(
         "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
@@ -172,10 +174,12 @@ def _create_lead_now(
     lead_id = int(cur.lastrowid or 0)
     rows = [(lead_id, now, "created", Actor.VISITOR.value, None, _dumps({"page": new.context.get("url", "")}))]
     rows += [(lead_id, now, e.type, e.actor_type.value, e.actor_id, _dumps(e.data)) for e in events]
+    promise = None
     if callback is not None:
         fields = {"lead_id": lead_id, "site_id": new.site_id, "updated_at": now, **callback}
         _, params = _assignments(fields, _CALLBACK_FIELDS | {"lead_id", "site_id", "updated_at"})
         conn.execute(f"INSERT INTO callbacks ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})", params)
+        promise = conn.execute("SELECT * FROM callbacks WHERE lead_id = ?", (lead_id,)).fetchone()
     conn.executemany(
         "INSERT INTO lead_events (lead_id, at, type, actor_type, actor_id, data) VALUES (?, ?, ?, ?, ?, ?)", rows
     )
@@ -183,7 +187,7 @@ def _create_lead_now(
         "SELECT l.*, s.name AS site_name FROM leads l JOIN sites s ON s.id = l.site_id WHERE l.id = ?", (lead_id,)
     ).fetchone()
     assert row is not None
-    return row, True
+    return row, True, promise
 
 
 # -- bench (#10): one encoder made once; json.dumps with options builds a new one per call (~5 per lead) --
@@ -1024,10 +1028,18 @@ class SQLiteStore:
         ``callback`` (column values) and ``events`` are written in the same transaction, so a
         lead never exists without the promise made for it.
         """
+        lead, created, _ = await self.create_lead_and_callback(new, callback, events)
+        return lead, created
+
+    async def create_lead_and_callback(
+        self, new: NewLead, callback: dict[str, Any] | None = None, events: list[EventRecord] | None = None
+    ) -> tuple[Lead, bool, Callback | None]:
+        """-- bench (#10): create_lead, also returning the callback it stored (None for a re-sent frame),
+        so that routing need not read it back. --"""
         now = time.time()
         # -- bench (#10): one trip to the writer's thread for all of it, not one per statement --
-        row, created = await self._write(_create_lead_now, new, callback, events or [], now)
-        return _lead(row), created
+        row, created, promise = await self._write(_create_lead_now, new, callback, events or [], now)
+        return _lead(row), created, _callback(promise) if promise is not None else None
 
     async def _insert_callback(
         self, db: aiosqlite.Connection, lead_id: int, site_id: int, callback: dict[str, Any], now: float

@@ -183,3 +183,18 @@ async def test_leads_joining_an_open_batch_make_no_trip_to_the_writers_thread(
     assert stored_frames(tmp_path / "db.sqlite3") == set(frames)
     # One trip per batch to open it, one per COMMIT; not one per lead.
     assert len(trips) <= 2 * len(commits) + 1, trips
+
+
+async def test_a_new_lead_comes_back_with_the_callback_stored_for_it(store: SQLiteStore) -> None:
+    """bench #10: create_lead_and_callback returns the callback row as stored, so routing doesn't read it
+    back; a re-sent frame gets its first lead and no callback (routing then reads it if it needs it)."""
+    site = await store.create_site(key="s1", name="Shop", allowed_domains=["shop.test"])
+    plan = {"state": "ringing", "promise_seconds": 30, "due_at": 1000.0, "promised_by": 1000.0, "offered_to": [7]}
+    lead, created, callback = await store.create_lead_and_callback(new_lead(site.id, "frame-a"), callback=plan)
+    assert created and callback is not None
+    assert callback == await store.get_callback(lead.id)
+    assert (callback.state.value, callback.offered_to, callback.stage, callback.attempts) == ("ringing", [7], 0, 0)
+    again, created, none = await store.create_lead_and_callback(new_lead(site.id, "frame-a"), callback=plan)
+    assert (again.id, created, none) == (lead.id, False, None)
+    plain, _, nothing = await store.create_lead_and_callback(new_lead(site.id, "frame-b", kind="popup"))
+    assert nothing is None and await store.get_callback(plain.id) is None
