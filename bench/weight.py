@@ -40,11 +40,12 @@ def served(server: BeckonServer) -> dict[str, bytes]:
 
 def measure(server: BeckonServer) -> list[Figure]:
     figures = []
-    total = 0
+    loader = widgets = 0
     for name, body in served(server).items():
         size = gzip_size(body)
-        total += size
-        budget = LOADER_BUDGET if name.startswith("embed") else CHUNK_BUDGET
+        is_loader = name.startswith("embed")
+        loader, widgets = (loader + size, widgets) if is_loader else (loader, widgets + size)
+        budget = LOADER_BUDGET if is_loader else CHUNK_BUDGET
         figures.append(
             Figure(
                 "Weight (gzip -9, as served)",
@@ -56,15 +57,25 @@ def measure(server: BeckonServer) -> list[Figure]:
                 f"{len(body):,} B minified; measured once (the same bytes every run)",
             )
         )
+    # DESIGN.md budgets the loader on its own row; "all widgets together" are the chunks it loads.
     figures.append(
         Figure(
             "Weight (gzip -9, as served)",
-            "all of it: loader + runtime + every widget",
+            "all widgets together: runtime + every widget chunk",
             "B",
-            [total],
+            [widgets],
             "≤ 30 KB",
             lambda v: v <= TOTAL_BUDGET,
-            "what a visitor downloads with all widgets on",
+            "the loader has its own 2 KB budget above",
+        )
+    )
+    figures.append(
+        Figure(
+            "Weight (gzip -9, as served)",
+            "what a visitor downloads with every widget on: loader + all widgets",
+            "B",
+            [loader + widgets],
+            note=f"no budget row in DESIGN.md; {loader + widgets - TOTAL_BUDGET:+,} B against 30 KB if the loader is counted in",
         )
     )
     figures.extend(peers())
