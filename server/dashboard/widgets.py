@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server import countdown, popup
+from server import countdown, popup, widget_texts
 from server.dashboard.views import Dashboard
 from server.models import Role, Site, User, Widget
 from server.quiz import definition
@@ -160,6 +160,14 @@ def checked(source: str, kind: str, site: Site) -> tuple[dict[str, Any], list[st
         return {}, exc.errors
     if kind not in SINGLE and isinstance(config.get("color"), str) and not COLOR.match(config["color"]):
         return {}, [f"color: {config['color']!r} is not a colour like #0f766e"]
+    # Every kind may carry its own texts (the editor's "All texts"); the callback's and chat's
+    # validators check them already, the others' do not know them.
+    if kind not in SINGLE:
+        texts = config.get("texts", {})
+        if not isinstance(texts, dict):
+            return {}, ["texts: must map text names to texts"]
+        if wrong := [f"texts.{name}: must be text" for name, text in texts.items() if not isinstance(text, str)]:
+            return {}, wrong
     return config, []
 
 
@@ -184,6 +192,15 @@ _STEP_FIELDS = (
     ("ask for a phone", "fields"),
 )
 _OPTION_FIELDS = (("next step", "next"), ("label", "label"), ("image", "image"), ("add must", "add"), ("id ", "id"))
+# A popup trigger's message names the trigger; the field is the one the message is about.
+_TRIGGER_FIELDS = (
+    ("type must", "type"),
+    ("CSS selector", "selector"),
+    ("needs seconds", "seconds"),
+    ("needs percent", "percent"),
+    ("percent is at most", "percent"),
+    ("needs count", "count"),
+)
 
 
 def located(kind: str, error: str) -> dict[str, str]:
@@ -206,6 +223,9 @@ def located(kind: str, error: str) -> dict[str, str]:
         path = m[1]
         if kind == "popup":  # popup lists count from 1 in its messages
             path = re.sub(r"\[(\d+)\]", lambda n: f"[{int(n[1]) - 1}]", path)
+            if path == "triggers" or path.startswith("triggers") and path.endswith("]"):
+                field = next((f for needle, f in _TRIGGER_FIELDS if needle in m[2]), "")
+                path = f"{path}.{field}" if field else path
         return {"path": path, "message": error}
     return {"path": "", "message": error}
 
@@ -366,6 +386,11 @@ class WidgetPages:
             "errors": errors,
             "located": [located(kind, e) for e in errors],
             "canned": canned,
+            # Every text a visitor of this kind may read, for the form's "All texts" section.
+            "all_texts": [
+                {"key": key, "name": key.rpartition(".")[2], "label": widget_texts.LABELS.get(key, key)}
+                for key in widget_texts.editor_keys(kind)
+            ],
             "widget": widget,
             "history": history,
             "saved": request.query_params.get("saved") if not errors else None,

@@ -34,7 +34,12 @@ const choice = s => ['single', 'multiple', 'image'].includes(s.type);
 const TRIGGER_TYPES = [['delay', 'Seconds after the page loads'], ['time_on_site', 'Seconds on the site'],
   ['exit_intent', 'Leaving the page (exit intent)'], ['scroll', 'Scrolled down (percent)'],
   ['inactivity', 'Seconds without activity'], ['click', 'Click on an element'], ['pages', 'Pages viewed']];
-const TRIGGER_NEED = { delay: 'seconds', time_on_site: 'seconds', scroll: 'percent', inactivity: 'seconds', pages: 'count' };
+// What a trigger of each type needs (server/popup.py TRIGGERS), and what a new one starts with.
+const TRIGGER_NEED = { delay: 'seconds', time_on_site: 'seconds', scroll: 'percent', inactivity: 'seconds', pages: 'count', click: 'selector' };
+const TRIGGER_START = { delay: 20, time_on_site: 60, scroll: 50, inactivity: 30, pages: 3, click: '' };
+const newTrigger = (type = 'delay') => TRIGGER_NEED[type] ? { type, [TRIGGER_NEED[type]]: TRIGGER_START[type] } : { type };
+// A group of triggers is {any: [...]} or {all: [...]}; the validator reads "any" first, and so does this.
+const combOf = v => v && typeof v == 'object' && !Array.isArray(v) ? ['any', 'all'].find(c => c in v) : undefined;
 const rules = key => list(key, key == 'include' ? 'Only on pages' : 'Never on pages', 'Page rule', [
   select('match', 'Match', [['contains', 'contains'], ['prefix', 'starts with'], ['exact', 'is exactly'], ['regex', 'regular expression']], { must: true }),
   text('value', 'Address part'),
@@ -227,10 +232,31 @@ function start(root) {
 
   function render() {
     const focused = D.activeElement && box.contains(D.activeElement) ? D.activeElement.id : '';
-    box.replaceChildren(...fields(schema, [], draft));
+    box.replaceChildren(...fields(schema, [], draft), allTexts());
     box.hidden = false;
     const again = focused && D.getElementById(focused);
     if (again) again.focus();
+  }
+
+  // "All texts": every text a visitor of this kind may read (the server lists them, with a label in
+  // words), each empty unless the owner rewords it; the placeholder is the built-in text. The main
+  // texts shown above are not repeated. Collapsed at first, and kept as the owner leaves it.
+  const ALL_TEXTS = JSON.parse(D.getElementById('widget-texts-data')?.textContent || '[]');
+  let allTextsOpen = false;
+  function allTexts() {
+    const seen = new Set(schema.filter(f => f.key == 'texts').flatMap(f => f.fields.map(x => x.key)));
+    const listed = ALL_TEXTS.filter(t => !seen.has(t.name) && seen.add(t.name));
+    if (!listed.length) return '';
+    const part = (legend, items) => items.length ? h('fieldset', { class: 'ef-group' }, h('legend', { text: legend }),
+      ...fields(items.map(t => text(t.name, t.label, { builtIn: t.key })), ['texts'], draft.texts)) : null;
+    const own = listed.filter(t => t.key != t.name), shared = listed.filter(t => t.key == t.name);
+    const details = h('details', { class: 'ef-all-texts', id: 'all-texts' },
+      h('summary', { text: `All texts (${listed.length})` }),
+      h('p', { class: 'muted', text: 'Every text a visitor of this widget may read. Empty: the built-in text shown in the box, in the visitor\'s language. {name} and the like are filled in by the widget.' }),
+      part('This widget\'s texts', own), part('Texts every widget shares (changed here for this widget only)', shared));
+    details.open = allTextsOpen;
+    details.addEventListener('toggle', () => { allTextsOpen = details.open });
+    return details;
   }
 
   function fields(list, path, obj) {
@@ -410,28 +436,83 @@ function start(root) {
     return set;
   }
 
+  // The whole trigger tree: groups (any/all) nested as deep as the owner likes (the server sets the
+  // limit), triggers inside them; each child named by its place ("Trigger 2.1" is the first of group 2).
   function triggersField(f, path, value) {
-    const set = h('fieldset', { class: 'ef-group', 'data-path': pathText(path) }, h('legend', { text: f.label }));
-    const comb = value && Array.isArray(value.all) ? 'all' : 'any';
-    const items = value && Array.isArray(value[comb]) ? value[comb] : null;
-    if (value != null && (!items || items.some(t => !t || !t.type))) {
-      set.append(h('p', { class: 'muted', text: 'These triggers are nested; edit them in Advanced (JSON).' }));
+    const set = h('fieldset', { class: 'ef-group ef-tree', 'data-path': pathText(path) }, h('legend', { text: f.label }));
+    if (value == null || combOf(value)) {
+      set.append(...triggerGroup(path, value || { any: [] }, ''));
       return set;
     }
+    // A single trigger at the top (the validator allows it): edited as it is, or put in a group.
+    set.append(...triggerBody(path, value));
+    const wrap = h('button', { type: 'button', text: 'Combine with another trigger' });
+    wrap.addEventListener('click', () => { put(draft, path, { any: [value, newTrigger()] }); changed(true) });
+    set.append(wrap);
+    return set;
+  }
+
+  function triggerGroup(path, value, name) {
+    const comb = combOf(value) || 'any', lpath = path.concat(comb);
+    const items = Array.isArray(value[comb]) ? value[comb] : [];
     const pick = h('select', { id: idFor(path) + '-comb' }, h('option', { value: 'any', text: 'any of these happens' }),
       h('option', { value: 'all', text: 'all of these have happened' }));
     pick.value = comb;
-    pick.addEventListener('change', () => { put(draft, path, { [pick.value]: items || [] }); changed(true) });
-    set.append(h('div', { class: 'ef-row' }, h('label', { for: pick.id, text: 'Show the popup when' }), pick));
-    set.append(listField({
-      item: 'Trigger', label: 'Triggers', make: () => ({ type: 'delay', seconds: 20 }), fields: [
-        select('type', 'When', TRIGGER_TYPES, { rerender: true, must: true }),
-        num('seconds', 'Seconds', { when: t => TRIGGER_NEED[t.type] == 'seconds' }),
-        num('percent', 'Percent', { when: t => t.type == 'scroll' }),
-        num('count', 'Pages', { when: t => t.type == 'pages' }),
-        text('selector', 'CSS selector', { when: t => t.type == 'click' })],
-    }, path.concat(comb), items));
-    return set;
+    pick.dataset.path = pathText(lpath); // "triggers.any: list at least one trigger" lands here
+    pick.addEventListener('change', () => { put(draft, path, { [pick.value]: items }); changed(true) });
+    const out = [h('div', { class: 'ef-row' }, h('label', { for: pick.id, text: name ? `Group ${name} counts when` : 'Show the popup when' }), pick)];
+    items.forEach((item, i) => {
+      const ipath = lpath.concat(i), iname = name ? `${name}.${i + 1}` : String(i + 1);
+      const sub = combOf(item), noun = sub ? 'group' : 'trigger', label = `${sub ? 'Group' : 'Trigger'} ${iname}`;
+      const tools = h('div', { class: 'ef-tools' });
+      const tool = (text, fn, disabled) => {
+        const b = h('button', { type: 'button', class: 'link-button', disabled, text });
+        b.addEventListener('click', () => { fn(); changed(true); D.getElementById(idFor(path) + '-add')?.focus() });
+        tools.append(b);
+      };
+      tool(`Move ${noun} ${iname} up`, () => items.splice(i - 1, 0, items.splice(i, 1)[0]), i == 0);
+      tool(`Move ${noun} ${iname} down`, () => items.splice(i + 1, 0, items.splice(i, 1)[0]), i == items.length - 1);
+      tool(`Remove ${noun} ${iname}`, () => items.splice(i, 1));
+      const body = sub ? triggerGroup(ipath, item, iname)
+        : item && typeof item == 'object' && !Array.isArray(item) ? triggerBody(ipath, item)
+          : [h('p', { class: 'muted', text: 'Not a trigger: remove it, or edit it in Advanced (JSON).' })];
+      out.push(h('fieldset', { class: sub ? 'ef-item ef-subgroup' : 'ef-item', 'data-path': pathText(ipath), 'aria-label': label },
+        h('legend', { text: label }), tools, ...body));
+    });
+    const adder = (id, text, make) => {
+      const b = h('button', { type: 'button', id, text });
+      b.addEventListener('click', () => {
+        const now = Array.isArray(at(draft, lpath)) ? at(draft, lpath) : [];
+        now.push(make());
+        put(draft, lpath, now);
+        changed(true);
+        box.querySelector(`[data-path="${CSS.escape(pathText(lpath.concat(now.length - 1)))}"] select`)?.focus();
+      });
+      return b;
+    };
+    const where = name ? ` to group ${name}` : '';
+    out.push(h('div', { class: 'ef-tools ef-adders' },
+      adder(idFor(path) + '-add', 'Add a trigger' + where, () => newTrigger()),
+      adder(idFor(path) + '-add-group', 'Add a group' + where, () => ({ any: [newTrigger()] }))));
+    return out;
+  }
+
+  function triggerBody(path, item) {
+    const type = h('select', { id: idFor(path.concat('type')) }, ...TRIGGER_TYPES.map(([v, l]) => h('option', { value: v, text: l })));
+    if (!TRIGGER_TYPES.some(([v]) => v == item.type)) type.prepend(h('option', { value: String(item.type ?? ''), text: `${item.type ?? '(none)'} (unknown)` }));
+    type.value = String(item.type ?? '');
+    // A new type starts from its own defaults; a number carries over where both need the same kind of one.
+    type.addEventListener('change', () => {
+      const fresh = newTrigger(type.value), need = TRIGGER_NEED[type.value];
+      if (need && need == TRIGGER_NEED[item.type] && item[need] != null) fresh[need] = item[need];
+      put(draft, path, fresh);
+      changed(true);
+    });
+    const out = [row({ label: 'When' }, path.concat('type'), type)];
+    const need = TRIGGER_NEED[item.type];
+    const labels = { seconds: 'Seconds', percent: 'Percent', count: 'Pages', selector: 'CSS selector' };
+    if (need) out.push(field(need == 'selector' ? text(need, labels[need]) : num(need, labels[need]), path.concat(need), item));
+    return out;
   }
 
   function hoursField(f, path, value) {
@@ -477,6 +558,8 @@ function start(root) {
     errors.forEach((e, i) => {
       const el = target(e.path) || source;
       if (el == source) advanced.open = true;
+      const shut = el.closest('details:not([open])'); // an error in "All texts" is seen, not folded away
+      if (shut && box.contains(shut)) shut.open = allTextsOpen = true;
       const note = h('p', { class: 'field-error ef-error', id: `ef-error-${i}`, text: e.message });
       if (el.tagName == 'FIELDSET') {
         el.querySelector('legend').after(note);

@@ -11,7 +11,9 @@ import sqlite3
 from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, expect
 
 from server.models import Role
+from tests.browser.pages import request_callback
 from tests.browser.test_loader import serve_page, snippet
+from tests.browser.test_popup import leave_through_the_top, pause, visit
 from tests.support import BeckonServer
 
 OWNER = ("olive.editor@example.test", "olive-password-1")
@@ -365,3 +367,141 @@ def test_the_quiz_calculator_is_built_in_the_form(beckon: BeckonServer, new_cont
     assert saved["results"] == {"price": "seats * 400"}
     assert saved["show"] == [{"result": "price", "label": "Your price"}]
     assert [o["add"] for o in saved["steps"][0]["options"]] == [{"seats": 2}, {"seats": 3}]
+
+
+# -- the popup's whole trigger tree in the form -------------------------------------------------
+
+TREE = {
+    "all": [{"any": [{"type": "scroll", "percent": 60}, {"type": "exit_intent"}]}, {"type": "delay", "seconds": 10}]
+}
+
+
+def test_a_nested_trigger_tree_is_built_in_the_form_and_visitors_get_exactly_it(
+    beckon: BeckonServer, new_context
+) -> None:  # type: ignore[no-untyped-def]
+    """all: [any: [scroll >= 60 %, exit intent], >= 10 s on the page], built by clicking and typing;
+    a wrong number deep in the tree is marked at its own field; visitors see the popup only when the
+    whole tree holds."""
+    key = "ed-tree"
+    beckon.add_site(key, ["popup.test"], name="Tree shop", widgets={"callback": {}, "popup:offer": POPUP})
+    beckon.add_user(f"{key}.{OWNER[0]}", OWNER[1], sites=[key], name="Olive", role=Role.OWNER)
+    owner = signed_in(new_context(), beckon, f"{key}.{OWNER[0]}")
+    owner.goto(f"{beckon.base}/app/widgets/{key}/popup/offer")
+    expect(owner.get_by_text("edit them in Advanced (JSON)")).to_have_count(0)
+
+    owner.get_by_label("Show the popup when").select_option("all")
+    owner.get_by_role("group", name="Trigger 1", exact=True).get_by_label("Seconds").fill("10")
+    owner.get_by_role("button", name="Add a group", exact=True).click()
+    expect(owner.get_by_label("Group 2 counts when")).to_be_focused()  # the new group, ready to set
+    inner = owner.get_by_role("group", name="Trigger 2.1", exact=True)
+    inner.get_by_label("When").select_option("scroll")
+    # Out of range, two levels down: the server's error sits at that very field, and only there.
+    inner.get_by_label("Percent").fill("150")
+    expect(inner.get_by_label("Percent")).to_have_attribute("aria-invalid", "true")
+    expect(inner).to_contain_text("triggers.all[2].any[1]: percent is at most 100")
+    expect(owner.get_by_role("group", name="Trigger 1", exact=True).get_by_label("Seconds")).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    inner.get_by_label("Percent").fill("60")
+    expect(inner.get_by_label("Percent")).not_to_have_attribute("aria-invalid", "true")
+    owner.get_by_role("button", name="Add a trigger to group 2").click()
+    exit_intent = owner.get_by_role("group", name="Trigger 2.2", exact=True)
+    exit_intent.get_by_label("When").select_option("exit_intent")
+    expect(exit_intent.get_by_label("Seconds")).to_have_count(0)  # an exit needs no number
+    # A stray trigger added and taken out again; the group moved first.
+    owner.get_by_role("button", name="Add a trigger to group 2").click()
+    owner.get_by_role("button", name="Remove trigger 2.3").click()
+    expect(owner.get_by_role("group", name="Trigger 2.3", exact=True)).to_have_count(0)
+    owner.get_by_role("button", name="Move group 2 up").click()
+    moved = owner.get_by_role("group", name="Group 1", exact=True)
+    expect(moved.get_by_label("Group 1 counts when")).to_have_value("any")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    source = owner.get_by_label("Definition (JSON)")
+    assert json.loads(source.input_value())["triggers"] == TREE
+
+    # The JSON view is the same draft: a nested number typed there shows in its field.
+    owner.get_by_text("Advanced (JSON)").click()
+    source.fill(json.dumps(POPUP | {"triggers": json.loads(json.dumps(TREE).replace("60", "55"))}))
+    expect(owner.get_by_role("group", name="Trigger 1.1", exact=True).get_by_label("Percent")).to_have_value("55")
+    owner.get_by_role("group", name="Trigger 1.1", exact=True).get_by_label("Percent").fill("60")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    owner.get_by_role("button", name="Publish").click()
+    expect(owner.get_by_role("status").filter(has_text="Published: version 2")).to_be_visible()
+
+    async def triggers(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key(key)
+        return (await store.get_widget(site.id, "popup", "offer")).config["triggers"]
+
+    assert beckon.with_store(triggers) == TREE
+
+    # A visitor who scrolls down at once: not before 10 s on the page, then at once.
+    visitor = visit(new_context(), beckon, key)
+    offer = visitor.get_by_role("dialog", name="Ten percent off")
+    pause(visitor, 0)
+    visitor.mouse.move(640, 300)
+    visitor.mouse.wheel(0, 3_000)
+    visitor.wait_for_function("scrollY >= 2500")
+    visitor.clock.run_for(1_500)
+    expect(offer).to_have_count(0)
+    visitor.clock.run_for(10_000)
+    expect(offer).to_be_visible()
+
+    # Another who leaves through the top too early, then only waits: nothing; leaving later: the offer.
+    visitor = visit(new_context(), beckon, key)
+    offer = visitor.get_by_role("dialog", name="Ten percent off")
+    pause(visitor, 3_500)
+    leave_through_the_top(visitor)
+    visitor.clock.run_for(1_000)
+    expect(offer).to_have_count(0)
+    visitor.clock.run_for(8_000)  # over 10 s now, but neither scrolled nor leaving
+    expect(offer).to_have_count(0)
+    leave_through_the_top(visitor)
+    expect(offer).to_be_visible()
+
+
+# -- every text a visitor reads, as a field -----------------------------------------------------
+
+
+def test_all_texts_reword_a_minor_text_that_visitors_then_read(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-alltexts")
+
+    async def british(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-alltexts")
+        await store.update_site(site.id, settings=site.settings | {"phone_region": "GB", "promise_seconds": 100})
+
+    beckon.with_store(british)
+    page = signed_in(new_context(), beckon, email)
+    page.goto(f"{beckon.base}/app/widgets/ed-alltexts/callback/main")
+    finding = page.get_by_label("Finding a manager", exact=True)
+    expect(finding).to_be_hidden()  # folded away until wanted
+    page.locator("summary", has_text="All texts").click()
+    expect(finding).to_be_visible()
+    # Each says what visitors read when it is left empty: the built-in text, from the server.
+    expect(finding).to_have_attribute("placeholder", "Finding a manager…")
+    expect(page.get_by_label("Close button", exact=True)).to_have_attribute("placeholder", "Close")
+    expect(page.get_by_label("Title", exact=True)).to_have_count(1)  # the main texts are not repeated
+    finding.fill("Looking for a free manager…")
+    within = page.get_by_label("Promise: within {n} seconds", exact=True)
+    expect(within).to_have_attribute("placeholder", "We'll call you within {n} s")
+    within.fill("A call in {n} seconds at most")
+    source = page.get_by_label("Definition (JSON)")
+    expect(page.get_by_text("Preview: up to date")).to_be_visible()
+    assert json.loads(source.input_value())["texts"] == {
+        "finding": "Looking for a free manager…",
+        "within": "A call in {n} seconds at most",
+    }
+    # Typed in the JSON view: the field follows, and the section stays open.
+    page.get_by_text("Advanced (JSON)").click()
+    config = json.loads(source.input_value())
+    source.fill(json.dumps(config | {"texts": config["texts"] | {"keep": "Phone at hand, please."}}))
+    expect(page.get_by_label("Keep your phone close", exact=True)).to_have_value("Phone at hand, please.")
+    expect(finding).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version 2")).to_be_visible()
+
+    visitor = visitor_page(new_context(), beckon, "ed-alltexts")
+    request_callback(visitor, "020 7946 0611")
+    dialog = visitor.get_by_role("dialog")
+    expect(dialog).to_contain_text("Looking for a free manager…")
+    expect(dialog).to_contain_text(re.compile(r"A call in \d+ seconds at most"))
+    expect(dialog).not_to_contain_text("Finding a manager")
