@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from server import widget_texts
 from server.demo import DEMO_POPUPS, KITCHEN_QUIZ
 from server.models import Role
 from tests.support import BeckonServer, csrf_from, login
@@ -131,6 +132,11 @@ def test_a_chat_widget_is_set_up_from_nothing_and_can_be_switched_off(
     assert stored(beckon, shop, "chat").enabled is False
 
 
+def nested(trigger: dict[str, Any]) -> dict[str, Any]:
+    """all: [5 s on the page, any: [the trigger, an exit]]."""
+    return {"all": [{"type": "delay", "seconds": 5}, {"any": [trigger, {"type": "exit_intent"}]}]}
+
+
 @pytest.mark.parametrize(
     ("kind", "slug", "change", "path", "words"),
     [
@@ -171,9 +177,49 @@ def test_a_chat_widget_is_set_up_from_nothing_and_can_be_switched_off(
             "popup",
             "exit",
             lambda p: p.update(triggers={"any": [{"type": "exit_intent"}, {"type": "scroll", "percent": 140}]}),
-            "triggers.any[1]",
+            "triggers.any[1].percent",
             "percent is at most 100",
         ),
+        # Nested triggers: the path reaches the field of the trigger inside its group.
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers=nested({"type": "scroll", "percent": 140})),
+            "triggers.all[1].any[0].percent",
+            "percent is at most 100",
+        ),
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers=nested({"type": "scroll"})),
+            "triggers.all[1].any[0].percent",
+            "needs percent",
+        ),
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers=nested({"type": "click"})),
+            "triggers.all[1].any[0].selector",
+            "CSS selector",
+        ),
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers=nested({"type": "hover"})),
+            "triggers.all[1].any[0].type",
+            "type must be",
+        ),
+        (
+            "popup",
+            "exit",
+            lambda p: p.update(triggers={"any": [{"all": [{"type": "pages", "count": "three"}]}]}),
+            "triggers.any[0].all[0].count",
+            "needs count",
+        ),
+        ("popup", "exit", lambda p: p.update(triggers={"all": [{"any": []}]}), "triggers.all[0].any", "at least one"),
+        ("popup", "exit", lambda p: p.update(triggers={"type": "inactivity"}), "triggers.seconds", "needs seconds"),
+        ("popup", "exit", lambda p: p.update(texts={"code": 7}), "texts.code", "must be text"),
+        ("quiz", "kitchen-cost", lambda q: q.update(texts=["next"]), "texts", "must map text names"),
         ("popup", "exit", lambda p: p["frequency"].update(show="hourly"), "frequency.show", "one of"),
     ],
 )
@@ -416,3 +462,42 @@ async def test_a_quiz_preview_shows_the_drafts_result_and_stores_nothing(
     dearer["steps"][0]["options"][0]["add"]["base"] += 1000
     assert (await result(dearer))["shown"][0] != {"label": "From", "value": "$5,800"}
     assert all(lead.client_frame_id != "run-preview-1" for lead in beckon.leads(shop))
+
+
+def all_texts(html: str) -> list[dict[str, str]]:
+    found = re.search(r'<script type="application/json" id="widget-texts-data">(.*?)</script>', html, re.S)
+    assert found, "the editor page lists every text of the kind for the form"
+    return json.loads(found[1])
+
+
+@pytest.mark.parametrize("kind", ["callback", "chat", "quiz", "popup", "countdown"])
+def test_the_editor_lists_every_text_of_its_kind_with_a_label_in_words(
+    shop: str, owner: httpx.Client, kind: str
+) -> None:
+    slug = {"quiz": "kitchen-cost", "popup": "exit", "countdown": "launch"}.get(kind, "main")
+    listed = all_texts(owner.get(f"/app/widgets/{shop}/{kind}/{slug}").text)
+    own = {k for k in widget_texts.EN if k.startswith(kind + ".")}
+    assert own <= {t["key"] for t in listed}
+    assert not {t["key"] for t in listed} - own - set(widget_texts.EN) - {""}
+    assert all("." not in t["key"] or t["key"].startswith(kind + ".") for t in listed)  # not another kind's
+    for t in listed:
+        # The name a widget's own texts use (the short key, as its lookup tries it), and words, not the key.
+        assert t["name"] == t["key"].rpartition(".")[2] and t["label"] and t["label"] != t["key"], t
+
+
+def test_every_built_in_text_has_a_label_for_the_editor() -> None:
+    assert set(widget_texts.LABELS) == {k for k in widget_texts.EN if not k.startswith("greeter.")}
+    assert set(widget_texts.EN) == set(widget_texts.RU)
+
+
+def test_a_popups_own_text_from_the_form_reaches_visitors_under_its_item(
+    beckon: BeckonServer, shop: str, owner: httpx.Client
+) -> None:
+    url = f"/app/widgets/{shop}/popup/exit"
+    config = copy.deepcopy(stored(beckon, shop, "popup", "exit").config)
+    config |= {"texts": {"code": "Your code, just for you:", "close": "Not now"}}
+    config["triggers"] = nested({"type": "scroll", "percent": 60})
+    assert publish(owner, url, config).status_code == 303
+    item = public_config(beckon, shop).json()["widgets"]["popup"]["items"]["exit"]
+    assert item["texts"] == {"code": "Your code, just for you:", "close": "Not now"}
+    assert item["triggers"] == nested({"type": "scroll", "percent": 60})
