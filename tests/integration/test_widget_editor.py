@@ -480,6 +480,7 @@ def test_the_editor_lists_every_text_of_its_kind_with_a_label_in_words(
     assert own <= {t["key"] for t in listed}
     assert not {t["key"] for t in listed} - own - set(widget_texts.EN) - {""}
     assert all("." not in t["key"] or t["key"].startswith(kind + ".") for t in listed)  # not another kind's
+    assert len({t["label"] for t in listed}) == len(listed), "two texts of one widget with the same label"
     for t in listed:
         # The name a widget's own texts use (the short key, as its lookup tries it), and words, not the key.
         assert t["name"] == t["key"].rpartition(".")[2] and t["label"] and t["label"] != t["key"], t
