@@ -505,3 +505,37 @@ def test_all_texts_reword_a_minor_text_that_visitors_then_read(beckon: BeckonSer
     expect(dialog).to_contain_text("Looking for a free manager…")
     expect(dialog).to_contain_text(re.compile(r"A call in \d+ seconds at most"))
     expect(dialog).not_to_contain_text("Finding a manager")
+
+
+def test_a_single_trigger_is_put_in_a_group_and_groups_nest_deeper(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-deep")
+
+    async def single(store):  # type: ignore[no-untyped-def]
+        site = await store.get_site_by_key("ed-deep")
+        await store.put_widget(site.id, "popup", POPUP | {"triggers": {"type": "exit_intent"}}, slug="offer")
+
+    beckon.with_store(single)
+    owner = signed_in(new_context(), beckon, email)
+    owner.goto(f"{beckon.base}/app/widgets/ed-deep/popup/offer")
+    expect(owner.get_by_label("When", exact=True)).to_have_value("exit_intent")
+    owner.get_by_role("button", name="Combine with another trigger").click()
+    expect(owner.get_by_role("group", name="Trigger 1", exact=True).get_by_label("When")).to_have_value("exit_intent")
+    expect(owner.get_by_role("group", name="Trigger 2", exact=True).get_by_label("Seconds")).to_have_value("20")
+    owner.get_by_role("button", name="Add a group", exact=True).click()
+    owner.get_by_role("button", name="Add a group to group 3").click()
+    deepest = owner.get_by_role("group", name="Trigger 3.2.1", exact=True)
+    deepest.get_by_label("When").select_option("click")
+    selector = deepest.get_by_label("CSS selector")
+    expect(selector).to_have_attribute("aria-invalid", "true")
+    expect(deepest).to_contain_text("triggers.any[3].any[2].any[1]: a click trigger needs a CSS selector")
+    selector.fill(".price-link")
+    expect(selector).not_to_have_attribute("aria-invalid", "true")
+    expect(owner.get_by_text("Preview: up to date")).to_be_visible()
+    tree = json.loads(owner.get_by_label("Definition (JSON)").input_value())["triggers"]
+    deep = {"any": [{"type": "delay", "seconds": 20}, {"any": [{"type": "click", "selector": ".price-link"}]}]}
+    assert tree["any"][2] == deep
+    owner.get_by_role("button", name="Remove group 3", exact=True).click()
+    expect(owner.get_by_role("group", name="Group 3", exact=True)).to_have_count(0)
+    expect(owner.get_by_role("button", name="Add a trigger", exact=True)).to_be_focused()
+    tree = json.loads(owner.get_by_label("Definition (JSON)").input_value())["triggers"]
+    assert tree == {"any": [{"type": "exit_intent"}, {"type": "delay", "seconds": 20}]}
