@@ -31,3 +31,35 @@ def test_escalation_goes_to_the_next_manager_then_everyone() -> None:
 
 def test_nobody_on_shift_means_nobody_alerted() -> None:
     assert first_offer(Strategy.ROUND_ROBIN, [], preferred=4, last_first=None, load={}) == []
+
+
+def test_a_sites_schedule_is_made_once_and_follows_a_changed_setting() -> None:
+    """bench #10: schedule_of keeps a Schedule per (timezone, hours, holidays), so a new callback doesn't
+    parse the hours again; an owner's change of any of them is a new schedule at once."""
+    import dataclasses
+    import datetime as dt
+
+    from server.models import Site
+    from server.routing import schedule_of
+
+    monday_noon = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC).timestamp()
+    site = Site(
+        id=1,
+        key="k",
+        name="Shop",
+        allowed_domains=[],
+        timezone="UTC",
+        working_hours={"mon": [["09:00", "17:00"]]},
+        locale="en",
+        settings={},
+        created_at=0.0,
+    )
+    assert schedule_of(site) is schedule_of(dataclasses.replace(site, settings={"promise_seconds": 60}))
+    assert schedule_of(site).is_open(monday_noon)
+    evening = dataclasses.replace(site, working_hours={"mon": [["18:00", "20:00"]]})
+    assert not schedule_of(evening).is_open(monday_noon)
+    holiday = dataclasses.replace(site, settings={"holidays": ["2026-11-23"]})
+    assert not schedule_of(holiday).is_open(monday_noon)
+    elsewhere = dataclasses.replace(site, timezone="Asia/Tokyo")  # 21:00 there
+    assert not schedule_of(elsewhere).is_open(monday_noon)
+    assert schedule_of(site).is_open(monday_noon)
