@@ -437,7 +437,7 @@ def test_a_nested_trigger_tree_is_built_in_the_form_and_visitors_get_exactly_it(
     # A visitor who scrolls down at once: not before 10 s on the page, then at once.
     visitor = visit(new_context(), beckon, key)
     offer = visitor.get_by_role("dialog", name="Ten percent off")
-    pause(visitor, 0)
+    pause(visitor, 500)  # stopped a moment ahead (now would already be past)
     visitor.mouse.move(640, 300)
     visitor.mouse.wheel(0, 3_000)
     visitor.wait_for_function("scrollY >= 2500")
