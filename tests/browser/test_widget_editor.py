@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, exp
 
 from server.models import Role
 from tests.browser.pages import request_callback
-from tests.browser.test_loader import serve_page, snippet
+from tests.browser.test_loader import collect_errors, serve_page, snippet
 from tests.browser.test_popup import leave_through_the_top, pause, visit
 from tests.support import BeckonServer
 
@@ -539,3 +539,21 @@ def test_a_single_trigger_is_put_in_a_group_and_groups_nest_deeper(beckon: Becko
     expect(owner.get_by_role("button", name="Add a trigger", exact=True)).to_be_focused()
     tree = json.loads(owner.get_by_label("Definition (JSON)").input_value())["triggers"]
     assert tree == {"any": [{"type": "exit_intent"}, {"type": "delay", "seconds": 20}]}
+
+
+def test_every_kinds_all_texts_show_what_visitors_read_when_left_empty(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    email = editor_site(beckon, "ed-every-text")
+    page = signed_in(new_context(), beckon, email)
+    errors = collect_errors(page)
+    kinds = (("callback", "main"), ("chat", "main"), ("quiz", "sofa"), ("popup", "offer"), ("countdown", "sale"))
+    for kind, slug in kinds:
+        page.goto(f"{beckon.base}/app/widgets/ed-every-text/{kind}/{slug}")
+        section = page.locator("details", has=page.locator("summary", has_text="All texts"))
+        section.locator("summary").click()
+        fields = section.get_by_role("textbox")
+        expect(fields.first).to_be_visible()
+        assert fields.count() >= 3, kind
+        for i in range(fields.count()):
+            # The built-in text (from the preview's config) for every one of them: none left blank.
+            expect(fields.nth(i)).to_have_attribute("placeholder", re.compile(r"\S"))
+    assert errors == []
