@@ -244,10 +244,11 @@ function start(root) {
   const ALL_TEXTS = JSON.parse(D.getElementById('widget-texts-data')?.textContent || '[]');
   let allTextsOpen = false;
   function allTexts() {
-    const seen = new Set(schema.filter(f => f.key == 'texts').flatMap(f => f.fields.map(x => x.key)));
+    const main = schema.find(f => f.key == 'texts'), seen = new Set(main ? main.fields.map(x => x.key) : []);
     const listed = ALL_TEXTS.filter(t => !seen.has(t.name) && seen.add(t.name));
     if (!listed.length) return '';
-    const part = (legend, items) => items.length ? h('fieldset', { class: 'ef-group' }, h('legend', { text: legend }),
+    // Where "texts: must map text names to texts" is shown when no main texts group takes it.
+    const part = (legend, items) => items.length ? h('fieldset', { class: 'ef-group', 'data-path': main ? null : 'texts' }, h('legend', { text: legend }),
       ...fields(items.map(t => text(t.name, t.label, { builtIn: t.key })), ['texts'], draft.texts)) : null;
     const own = listed.filter(t => t.key != t.name), shared = listed.filter(t => t.key == t.name);
     const details = h('details', { class: 'ef-all-texts', id: 'all-texts' },
