@@ -249,7 +249,8 @@ class Router:
             ids,
             preferred=await self.store.last_handler(site.id, visitor_key),
             last_first=self._round_robin.get(site.id),
-            load=await self.store.open_claims(site.id),
+            # -- bench (#10): first_offer weighs load only for least_busy; don't ask for it otherwise --
+            load=await self.store.open_claims(site.id) if policy.strategy is Strategy.LEAST_BUSY else {},
         )
         if policy.strategy is Strategy.ROUND_ROBIN:
             self._round_robin[site.id] = offered[0]
@@ -277,7 +278,7 @@ class Router:
             people,
             preferred=await self.store.last_handler(site.id, visitor_key),
             last_first=self._round_robin.get(site.id),
-            load=await self.store.open_claims(site.id),
+            load=await self.store.open_claims(site.id) if policy.strategy is Strategy.LEAST_BUSY else {},
         )
         if policy.strategy is Strategy.ROUND_ROBIN and offered:
             self._round_robin[site.id] = offered[0]
