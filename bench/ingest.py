@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from bench.machine import raise_open_files
-from bench.server import ORIGIN, SITE
+from bench.server import ORIGIN, SITE, manager_cookie
 from bench.stats import Figure
 from tests.support import BeckonServer, free_port
 
@@ -139,6 +139,29 @@ def _echo_server(port: int, ready: Any) -> None:
     asyncio.run(main())
 
 
+def _manager(ws_base: str, origin: str, cookie: str, ready: Any) -> None:
+    """One signed-in manager on the dashboard socket reading every alert, so that each lead is routed to
+    someone and its card sent, as on a site with a manager on shift (with nobody online, routing was a
+    shortcut and no alert was sent, though the figure says "alerted")."""
+
+    async def main() -> None:
+        async with connect(
+            f"{ws_base}/ws/manager",
+            origin=origin,
+            additional_headers={"Cookie": cookie},
+            max_queue=None,
+            ping_interval=None,
+        ) as ws:
+            await ws.send(json.dumps({"type": "hello", "since": 10**9}))
+            while json.loads(await ws.recv()).get("type") != "welcome":
+                pass
+            ready.put(True)  # online: leads from now on ring this manager
+            async for _ in ws:
+                pass
+
+    asyncio.run(main())
+
+
 def measure(server: BeckonServer, runs: int) -> list[Figure]:
     section = f"Ingest ({VISITORS} visitors, {LEADS_EACH} leads each, clients in {PROCESSES} processes)"
     beckon = Figure(section, "Beckon: callback leads acked per second (stored, routed, alerted)", "/s")
@@ -154,6 +177,11 @@ def measure(server: BeckonServer, runs: int) -> list[Figure]:
     echo_proc = ctx.Process(target=_echo_server, args=(port, ready), daemon=True)
     echo_proc.start()
     ready.get(timeout=30)
+    manager = ctx.Process(
+        target=_manager, args=(server.ws_base, server.base, manager_cookie(server), ready), daemon=True
+    )
+    manager.start()
+    ready.get(timeout=30)
     try:
         for _ in range(runs):
             assert server.proc is not None and echo_proc.pid is not None
@@ -166,9 +194,12 @@ def measure(server: BeckonServer, runs: int) -> list[Figure]:
             echo_cpu.runs.append(round(e["cpu_ms"] * 1000))
             refused += int(b["refused"])
     finally:
-        echo_proc.terminate()
-        echo_proc.join(5)
-    beckon.note = "ack only after the COMMIT" + (f"; {refused} leads refused (see the server log)" if refused else "")
+        for proc in (echo_proc, manager):
+            proc.terminate()
+            proc.join(5)
+    beckon.note = "ack only after the COMMIT; one manager online gets every alert" + (
+        f"; {refused} leads refused (see the server log)" if refused else ""
+    )
     ratio.note = "ratio of each run's two rates; median of the runs"
     beckon_cpu.note = "user + system time of the server process ÷ leads: steadier than rates on a busy machine"
     return [beckon, echo, ratio, beckon_cpu, echo_cpu]
