@@ -556,4 +556,10 @@ def test_every_kinds_all_texts_show_what_visitors_read_when_left_empty(beckon: B
         for i in range(fields.count()):
             # The built-in text (from the preview's config) for every one of them: none left blank.
             expect(fields.nth(i)).to_have_attribute("placeholder", re.compile(r"\S"))
+    # Texts typed in the JSON view as something else than texts: the error shows in the section, opened.
+    section.locator("summary").click()
+    page.get_by_text("Advanced (JSON)").click()
+    page.get_by_label("Definition (JSON)").fill(json.dumps(COUNTDOWN | {"texts": ["left"]}))
+    expect(section).to_have_attribute("open", "")
+    expect(section).to_contain_text("texts: must map text names to texts")
     assert errors == []
