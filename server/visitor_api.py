@@ -135,7 +135,7 @@ class VisitorAPI:
             greet = widgets["chat"]
             # The greeting has its own small chunk, loaded only when someone is there to answer.
             if greet.get("greetings") and greet["greeter"] and "greeter" in self.assets.chunks:
-                widgets["greeter"] = {k: greet.get(k) for k in ("greetings", "greeter", "color", "position")}
+                widgets["greeter"] = {k: greet.get(k) for k in ("greetings", "greeter", "color", "position", "texts")}
         chunks = {name: self.assets.chunk_url(base, name) for name in ("runtime", *widgets)}
         # Widgets that only live in a page's own markup load on pages that have it, or when opened.
         lazy = {"quiz": "[data-beckon-quiz]"} if "quiz" in widgets else {}

@@ -13,8 +13,9 @@ class Lang(StrEnum):
     RU = "ru"
 
 
-# A kind whose widget also says another kind's texts: the quiz's result repeats the callback's promise.
-BORROWS: dict[str, tuple[str, ...]] = {"quiz": ("callback",)}
+# A kind whose widget also says another kind's texts: the quiz's result repeats the callback's promise;
+# the chat's greeting card speaks for the chat (and is reworded in the chat's editor).
+BORROWS: dict[str, tuple[str, ...]] = {"quiz": ("callback",), "chat": ("greeter",)}
 
 
 def language(locale: str, accept_language: str) -> Lang:
@@ -327,6 +328,8 @@ LABELS: dict[str, str] = {
     "chat.sent": "Message sent",
     "chat.read": "Message read",
     "chat.typing": "A manager is typing",
+    "greeter.reply": "Greeting card: reply button",
+    "greeter.label": "Greeting card: its name for screen readers ({name})",
     "chat.prechat": "Before the chat",
     "chat.away": "When nobody is online",
     "chat.contact": "Asking for a way to reply",
@@ -372,8 +375,8 @@ LABELS: dict[str, str] = {
 
 
 def editor_keys(kind: str) -> list[str]:
-    """The keys a widget of this kind can be given in its own ``texts``: its own, then the shared ones
-    (the greeter's are the site's only: its config carries no texts of the chat). A countdown has no
-    form: of the shared texts it says only "close"."""
+    """The keys a widget of this kind can be given in its own ``texts``: its own (the chat's include its
+    greeting card's), then the shared ones. A countdown has no form: of the shared texts it says only "close"."""
     shared = ["close"] if kind == "countdown" else [k for k in EN if "." not in k]
-    return [k for k in EN if k.startswith(kind + ".")] + shared
+    owners = (kind, "greeter") if kind == "chat" else (kind,)
+    return [k for k in EN if k.startswith(tuple(o + "." for o in owners))] + shared

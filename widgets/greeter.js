@@ -44,9 +44,9 @@ export default function greeter(rt, config) {
     box.host.style.setProperty('--a', rt.accent(config.color));
     const h = rt.h, name = who.name || '', src = rt.photo(who.photo);
     const photo = src ? h('img', { class: 'av', src, alt: '' }) : h('span', { class: 'av', 'aria-hidden': 'true' }, name[0] || '?');
-    const reply = h('button', { class: 'r', type: 'button' }, rt.t('greeter.reply'));
+    const reply = h('button', { class: 'r', type: 'button' }, rt.t('greeter.reply', null, config.texts));
     const close = rt.closer();
-    const card = h('div', { class: 'g' + (config.position == 'left' ? ' left' : ''), role: 'dialog', 'aria-label': rt.t('greeter.label', { name }) },
+    const card = h('div', { class: 'g' + (config.position == 'left' ? ' left' : ''), role: 'dialog', 'aria-label': rt.t('greeter.label', { name }, config.texts) },
       h('div', { class: 'who' }, photo, name), h('p', {}, String(rule.text || '').replace('{name}', name)), reply, close);
     box.root.append(card);
     // Under the guard like every listener: a bug here disables the greeting, never the page.

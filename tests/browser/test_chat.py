@@ -177,7 +177,7 @@ def test_a_server_restart_mid_conversation_loses_nothing(fresh_beckon, new_conte
     expect(log(visitor).get_by_text("Still here")).to_have_count(1)
 
 
-def greeting_site(server: BeckonServer, key: str, with_manager: bool) -> str:
+def greeting_site(server: BeckonServer, key: str, with_manager: bool, texts: dict[str, str] | None = None) -> str:
     server.add_site(
         key,
         ["chat.test"],
@@ -186,7 +186,8 @@ def greeting_site(server: BeckonServer, key: str, with_manager: bool) -> str:
             "chat": {
                 "greetings": [
                     {"id": "hello", "url": "/", "seconds": 5, "scroll": 0, "text": "Hi, I'm {name} — can I help?"}
-                ]
+                ],
+                "texts": texts or {},
             }
         },
         settings={"phone_region": "GB"},
@@ -230,6 +231,24 @@ def test_a_proactive_greeting_comes_once_per_session_from_an_available_manager(
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     page.clock.run_for(20_000)
     expect(page.get_by_role("dialog", name="Message from Anna")).to_have_count(0)
+
+
+def test_the_greeting_card_says_the_chats_own_words(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
+    # Reworded in the chat's editor ("All texts"): the card speaks for the chat.
+    texts = {"reply": "Write back", "label": "A note from {name}"}
+    key = greeting_site(beckon, "greet-c", with_manager=True, texts=texts)
+    inbox(new_context(), beckon)
+    ctx = new_context()
+    page = ctx.new_page()
+    page.clock.install()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    page.goto(f"{SHOP}/")
+    expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    page.clock.run_for(6_000)
+    greeting = page.get_by_role("dialog", name="A note from Anna")
+    expect(greeting).to_contain_text("Hi, I'm Anna — can I help?")
+    greeting.get_by_role("button", name="Write back").click()
+    expect(page.get_by_role("dialog", name="Chat with us")).to_be_visible()
 
 
 def test_no_greeting_when_nobody_can_answer(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
