@@ -258,8 +258,7 @@ class Ingest:
 
     async def _switched_on(self, site: Site, kind: str, frame_id: str) -> None:
         """Refuse a callback or chat that the owner switched off (a site without the widget's row takes them)."""
-        widget = await self.store.get_widget(site.id, kind)
-        if widget is not None and not widget.enabled:
+        if await self.store.widget_enabled(site.id, kind) is False:
             raise FrameError(ErrorCode.WIDGET_OFF, SWITCHED_OFF[kind], frame_id=frame_id)
 
     async def _own_frame(self, session: VisitorSession, frame_id: str, run: str | None = None) -> None:

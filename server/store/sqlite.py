@@ -718,6 +718,14 @@ class SQLiteStore:
         )
         return _widget(row) if row else None
 
+    async def widget_enabled(self, site_id: int, kind: str, slug: str = "") -> bool | None:
+        """-- bench (#10): whether the widget is switched on (None: no such widget), asked per lead and
+        per chat message; without decoding its config as get_widget does. --"""
+        row = await self._one(
+            "SELECT enabled FROM widgets WHERE site_id = ? AND kind = ? AND slug = ?", (site_id, kind, slug)
+        )
+        return bool(row["enabled"]) if row else None
+
     async def widget_history(self, widget_id: int, limit: int = 50) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT h.version, h.config, h.enabled, h.at, u.name AS actor FROM widget_history h"
