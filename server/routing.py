@@ -566,6 +566,10 @@ class Router:
             | ({"status": LeadStatus.IN_PROGRESS} if lead.status is LeadStatus.NEW else {}),
         )
         if claimed is None:
+            current = await self.store.get_callback(lead.id)
+            # Sent again after its answer was lost (a restart, a dropped socket): it is this manager's already.
+            if current is not None and current.state is CallbackState.CLAIMED and current.claimed_by == user.id:
+                return current
             raise await self._taken_error(lead.id)
         self._remember(claimed)
         await self._publish(claimed, lead)
@@ -605,11 +609,27 @@ class Router:
 
     async def record_outcome(self, user: User, ref: str, outcome: Outcome, at: float | None = None) -> Callback:
         lead, callback = await self._lead_for(user, ref)
+        if callback.state is CallbackState.CLAIMED and callback.claimed_by == user.id:
+            return await self._settle(lead, callback, outcome, at, Actor.USER, user.id)
+        if await self._recorded_already(lead, user, outcome, at):
+            return callback
         if callback.state is CallbackState.DONE:
             raise RoutingError("already_recorded", "The outcome of this callback is recorded already.")
-        if callback.state is not CallbackState.CLAIMED or callback.claimed_by != user.id:
-            raise RoutingError("forbidden", "Only the manager who claimed this callback can record its outcome.")
-        return await self._settle(lead, callback, outcome, at, Actor.USER, user.id)
+        raise RoutingError("forbidden", "Only the manager who claimed this callback can record its outcome.")
+
+    async def _recorded_already(self, lead: Lead, user: User, outcome: Outcome, at: float | None) -> bool:
+        """An outcome sent again after its answer was lost finds itself the last step, by this same
+        manager: it is answered as the first time was and recorded once. A different one stays refused."""
+        steps = [e for e in await self.store.lead_events(lead.id) if e.type in ("claimed", "outcome")]
+        last = steps[-1] if steps else None
+        return (
+            last is not None
+            and last.type == "outcome"
+            and last.actor_type is Actor.USER
+            and last.actor_id == user.id
+            and last.data.get("outcome") == outcome.value
+            and last.data.get("retry_at") == at
+        )
 
     async def _settle(
         self, lead: Lead, callback: Callback, outcome: Outcome, at: float | None, actor: Actor, actor_id: int | None

@@ -38,9 +38,9 @@ from server.dashboard.sessions import Sessions
 from server.drain import CLOSE_RESTART, Drain
 from server.feed import lead_summary
 from server.hub import Hub, Subscription, site_channel
-from server.models import Actor, CallbackState, ConversationState, EventRecord, Lead, Outcome, User
+from server.models import Actor, ConversationState, EventRecord, Lead, Outcome, User
 from server.phones import format_phone
-from server.protocol import is_valid_id
+from server.protocol import encode, is_valid_id
 from server.routing import Router, RoutingError, user_channel
 from server.store import Store, StoreUnavailable
 
@@ -188,38 +188,10 @@ class ManagerFeed:
             else:
                 raise RoutingError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
         except (RoutingError, ChatError) as exc:
-            try:
-                if isinstance(exc, RoutingError) and await self._done_already(user, str(kind), frame, exc.code):
-                    return {"type": "ack", "id": frame_id}
-            except StoreUnavailable:
-                return unavailable(frame_id)
             return {"type": "error", "id": frame_id, "code": exc.code, "message": exc.message}
         except StoreUnavailable:
             return unavailable(frame_id)
         return {"type": "ack", "id": frame_id}
-
-    async def _done_already(self, user: User, kind: str, frame: dict[str, Any], code: str) -> bool:
-        """A claim or outcome sent again after its answer was lost (a restart, a dropped socket) finds
-        its change stored already, made by this same manager: it is answered as the first time was,
-        and nothing is done twice. Another manager's claim, or a different outcome, stays refused."""
-        if kind not in ("claim", "outcome") or code not in ("taken", "already_recorded", "forbidden"):
-            return False
-        lead = await self.store.get_lead(frame["lead"])  # found: the router checked it and membership
-        callback = await self.store.get_callback(lead.id) if lead else None
-        if lead is None or callback is None:
-            return False
-        if kind == "claim":
-            return callback.state is CallbackState.CLAIMED and callback.claimed_by == user.id
-        steps = [e for e in await self.store.lead_events(lead.id) if e.type in ("claimed", "outcome")]
-        last = steps[-1] if steps else None
-        return (
-            last is not None
-            and last.type == "outcome"
-            and last.actor_type is Actor.USER
-            and last.actor_id == user.id
-            and last.data.get("outcome") == frame.get("outcome")
-            and last.data.get("retry_at") == frame.get("at")
-        )
 
     async def _quietly(self, action: Any) -> None:
         """Typing and read marks need no answer; a bad one is simply dropped."""
@@ -236,7 +208,8 @@ class ManagerFeed:
                 if message.get("type") in ("signed_out", "resync"):
                     await ws.close(code=CLOSE_UNAUTHORISED if message["type"] == "signed_out" else CLOSE_RESYNC)
                     return
-                await ws.send_json(message)
+                # One encoder made once (send_json builds one per frame: every alert passes here).
+                await ws.send_text(encode(message))
                 if sub.overflowed:
                     await ws.close(code=CLOSE_RESYNC)
                     return
