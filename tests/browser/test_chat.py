@@ -197,6 +197,14 @@ def greeting_site(server: BeckonServer, key: str, with_manager: bool, texts: dic
     return key
 
 
+def clocked_shop(ctx: BrowserContext, server: BeckonServer, key: str) -> Page:
+    """A tab for the shop's home page with the snippet, on a fake clock: greetings wait for time on the page."""
+    page = ctx.new_page()
+    page.clock.install()
+    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(server, key)}<h1>Shop</h1>")
+    return page
+
+
 def counts(server: BeckonServer, key: str) -> dict[str, int]:
     async def action(store):  # type: ignore[no-untyped-def]
         site = await store.get_site_by_key(key)
@@ -210,10 +218,7 @@ def test_a_proactive_greeting_comes_once_per_session_from_an_available_manager(
 ) -> None:  # type: ignore[no-untyped-def]
     key = greeting_site(beckon, "greet-a", with_manager=True)
     inbox(new_context(), beckon)
-    ctx = new_context()
-    page = ctx.new_page()
-    page.clock.install()
-    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    page = clocked_shop(new_context(), beckon, key)
     page.goto(f"{SHOP}/")
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     greeting = page.get_by_role("dialog", name="Message from Anna")
@@ -238,10 +243,7 @@ def test_the_greeting_card_says_the_chats_own_words(beckon: BeckonServer, new_co
     texts = {"reply": "Write back", "label": "A note from {name}"}
     key = greeting_site(beckon, "greet-c", with_manager=True, texts=texts)
     inbox(new_context(), beckon)
-    ctx = new_context()
-    page = ctx.new_page()
-    page.clock.install()
-    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    page = clocked_shop(new_context(), beckon, key)
     page.goto(f"{SHOP}/")
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     page.clock.run_for(6_000)
@@ -253,10 +255,7 @@ def test_the_greeting_card_says_the_chats_own_words(beckon: BeckonServer, new_co
 
 def test_no_greeting_when_nobody_can_answer(beckon: BeckonServer, new_context) -> None:  # type: ignore[no-untyped-def]
     key = greeting_site(beckon, "greet-b", with_manager=False)
-    ctx = new_context()
-    page = ctx.new_page()
-    page.clock.install()
-    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(beckon, key)}<h1>Shop</h1>")
+    page = clocked_shop(new_context(), beckon, key)
     with page.expect_response(lambda r: "/config" in r.url) as config:
         page.goto(f"{SHOP}/")
     assert "greeter" not in config.value.json()["widgets"]
@@ -290,10 +289,7 @@ def test_the_greeting_shows_the_photo_the_manager_uploaded(fresh_beckon, new_con
     photo = me.get_by_role("img", name="Your photo as visitors see it").get_attribute("src")
     assert photo and photo.startswith("/media/people/")
     inbox(new_context(), server)
-    ctx = new_context()
-    page = ctx.new_page()
-    page.clock.install()
-    serve_page(ctx, f"{SHOP}/", f"<!doctype html><title>Shop</title>{snippet(server, key)}<h1>Shop</h1>")
+    page = clocked_shop(new_context(), server, key)
     page.goto(f"{SHOP}/")
     expect(page.get_by_role("button", name="Open chat")).to_be_visible()
     page.clock.run_for(7_000)

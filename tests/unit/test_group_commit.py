@@ -14,15 +14,6 @@ from server.store.sqlite import SQLiteStore
 from tests.unit.test_store import new_lead
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    await store.open()
-    await store.migrate()
-    yield store
-    await store.close()
-
-
 async def count_commits(store: SQLiteStore) -> list[str]:
     """Every COMMIT the writer connection runs from now on."""
     commits: list[str] = []

@@ -1,19 +1,6 @@
-from pathlib import Path
-
-import pytest
-
 from server.models import LeadStatus, NewLead, Role
 from server.store import new_ref
 from server.store.sqlite import SQLiteStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    await store.open()
-    await store.migrate()
-    yield store
-    await store.close()
 
 
 def new_lead(site_id: int, frame_id: str = "frame-0001", **over) -> NewLead:

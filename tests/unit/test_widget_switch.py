@@ -3,20 +3,7 @@ without decoding the widget's config as get_widget does)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from server.store.sqlite import SQLiteStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    await store.open()
-    await store.migrate()
-    yield store
-    await store.close()
 
 
 async def test_the_switch_follows_the_owner_and_agrees_with_get_widget(store: SQLiteStore) -> None:

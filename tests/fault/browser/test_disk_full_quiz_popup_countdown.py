@@ -6,17 +6,13 @@ the real answer: the quiz's result, the popup's code, the countdown's timer."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from server.ingest import STORE_DOWN
 from tests.browser import test_countdown as countdown
 from tests.browser import test_popup as popup
 from tests.browser import test_quiz as quiz
-from tests.fault.disk import ServerOnDisk, TinyDisk, seeded_server_on, tiny_disk
 
 SOFA = {
     "title": "Which sofa suits you?",
@@ -27,22 +23,17 @@ SOFA = {
             "question": "How many seats?",
             "options": [{"id": "two", "label": "Two", "add": {"price": 900}}, {"id": "three", "label": "Three"}],
         },
-        {"id": "contact", "type": "contact", "question": "Where should we send your offer?", "fields": ["phone", "name"]},
+        {
+            "id": "contact",
+            "type": "contact",
+            "question": "Where should we send your offer?",
+            "fields": ["phone", "name"],
+        },
     ],
     "results": {"price": "price"},
     "show": [{"result": "price", "label": "Your sofa", "prefix": "£"}],
 }
 RETRY = 30_000  # the refusal's retry_after is 5 s; the page waits that out before the probe
-
-
-@pytest.fixture
-def server_on_tiny_disk(tmp_path: Path) -> Iterator[tuple[ServerOnDisk, TinyDisk]]:
-    with tiny_disk(tmp_path / "disk") as disk:
-        server = seeded_server_on(disk, tmp_path / "server")
-        try:
-            yield server, disk
-        finally:
-            server.kill()
 
 
 def settled(page: Page, key: str) -> None:
@@ -73,9 +64,7 @@ def test_the_quiz_contact_step_says_the_server_could_not_save_it_then_shows_the_
     expect(box).not_to_contain_text(STORE_DOWN)
 
 
-def test_the_popup_form_says_the_server_could_not_save_it_then_shows_the_code(
-    server_on_tiny_disk, new_context
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_popup_form_says_the_server_could_not_save_it_then_shows_the_code(server_on_tiny_disk, new_context) -> None:  # type: ignore[no-untyped-def]
     server, disk = server_on_tiny_disk
     key = popup.popup_site(server, "full-popup", {"exit-offer": popup.offer()})
     page = popup.visit(new_context(), server, key, clock=False)
@@ -94,9 +83,7 @@ def test_the_popup_form_says_the_server_could_not_save_it_then_shows_the_code(
     expect(dialog).not_to_contain_text(STORE_DOWN)
 
 
-def test_an_evergreen_countdown_says_why_it_has_no_deadline_yet_then_counts(
-    server_on_tiny_disk, new_context
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_evergreen_countdown_says_why_it_has_no_deadline_yet_then_counts(server_on_tiny_disk, new_context) -> None:  # type: ignore[no-untyped-def]
     server, disk = server_on_tiny_disk
     offer = {"mode": "evergreen", "minutes": 90, "display": "inline", "title": "First order 10% off"}
     key = countdown.countdown_site(server, "full-countdown", {"first-order": offer})

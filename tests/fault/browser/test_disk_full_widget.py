@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, WebSocket, expect
 
 from server.ingest import STORE_DOWN
@@ -19,19 +16,9 @@ from tests.browser.pages import request_callback
 from tests.browser.test_chat import SHOP, chat_shop, inbox, log, say, visit
 from tests.browser.test_loader import serve_page, snippet
 from tests.fault.browser.test_offline_callback_and_chat import kept, landed
-from tests.fault.disk import ServerOnDisk, TinyDisk, seeded_server_on, tiny_disk
+from tests.fault.disk import ServerOnDisk, TinyDisk
 
 KEY = "fault-offline"  # the helpers above read this site's outbox and leads
-
-
-@pytest.fixture
-def server_on_tiny_disk(tmp_path: Path) -> Iterator[tuple[ServerOnDisk, TinyDisk]]:
-    with tiny_disk(tmp_path / "disk") as disk:
-        server = seeded_server_on(disk, tmp_path / "server")
-        try:
-            yield server, disk
-        finally:
-            server.kill()
 
 
 def visitor_on_full_disk(server: ServerOnDisk, disk: TinyDisk, new_context) -> Page:  # type: ignore[no-untyped-def]
