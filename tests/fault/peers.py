@@ -193,9 +193,9 @@ def crowd(ws_base: str, site: str, visitors: int, changed: asyncio.Condition) ->
     return peers
 
 
-def manager(server: BeckonServer, email: str, password: str, changed: asyncio.Condition) -> OutboxPeer:
-    """A manager's dashboard: signed in, on /ws/manager, keeping its claim and outcome frames until
-    answered and sending them again after a reconnect (server/static/app.js)."""
+def manager(server: BeckonServer, email: str, password: str, changed: asyncio.Condition, **hooks: Any) -> OutboxPeer:
+    """A manager's dashboard, not yet started: signed in, on /ws/manager, keeping its frames until
+    answered and sending them again after a reconnect (server/static/app.js). ``hooks``: on_welcome, on_push."""
     with httpx.Client(base_url=server.base) as client:
         login(client, email, password)
         cookie = f"beckon_session={client.cookies.get('beckon_session')}"
@@ -205,7 +205,17 @@ def manager(server: BeckonServer, email: str, password: str, changed: asyncio.Co
         origin=server.base,
         headers={"Cookie": cookie},
         changed=changed,
-    ).start()
+        **hooks,
+    )
+
+
+async def resent_after_restart(server: BeckonServer, peers: list[OutboxPeer], changed: asyncio.Condition) -> None:
+    """Start the server again and wait until every peer's outbox is answered; then stop the peers."""
+    await asyncio.to_thread(server.start)
+    async with changed:
+        await asyncio.wait_for(changed.wait_for(lambda: all(not p.outbox for p in peers)), 60)
+    for peer in peers:
+        await peer.stop()
 
 
 class _quiet:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-import httpx
-
 from tests.conftest import MANAGER, SITE
+from tests.fault import peers
 from tests.fault.conftest import BURST_ENV
 from tests.fault.peers import Frame, OutboxPeer, new_id
-from tests.support import BeckonServer, login
+from tests.support import BeckonServer
 
 ROUNDS = 12
 DROP_AT = 4
@@ -75,10 +74,6 @@ def visitor_side(server: BeckonServer, changed: asyncio.Condition) -> tuple[Outb
 
 
 def manager_side(server: BeckonServer, changed: asyncio.Condition, seen: Transcript) -> OutboxPeer:
-    with httpx.Client(base_url=server.base) as client:
-        login(client, *MANAGER)
-        cookie = f"beckon_session={client.cookies.get('beckon_session')}"
-
     async def sync(peer: OutboxPeer) -> None:
         if seen.ref is not None:
             frame = {"type": "chat_sync", "id": new_id(), "conversation": seen.ref, "since": seen.upto}
@@ -89,15 +84,7 @@ def manager_side(server: BeckonServer, changed: asyncio.Condition, seen: Transcr
         if frame["type"] == "chat_message" and frame["conversation"] == seen.ref:
             seen.take(frame)
 
-    return OutboxPeer(
-        f"{server.ws_base}/ws/manager",
-        lambda: {"type": "hello", "since": 10**9},
-        origin=server.base,
-        headers={"Cookie": cookie},
-        changed=changed,
-        on_welcome=sync,
-        on_push=pushed,
-    )
+    return peers.manager(server, *MANAGER, changed, on_welcome=sync, on_push=pushed)
 
 
 def stored_transcript(server: BeckonServer, ref: str) -> list[Line]:

@@ -71,7 +71,7 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     for visitor in visitors:
         await visitor.stop()
 
-    managers = [peers.manager(server, email, password, changed) for email, password in TEAM]
+    managers = [peers.manager(server, email, password, changed).start() for email, password in TEAM]
     async with changed:
         await asyncio.wait_for(changed.wait_for(lambda: all(m.connects == 1 for m in managers)), 30)
     ids = [user_id(server, email) for email, _ in TEAM]
@@ -111,11 +111,7 @@ async def test_sigterm_answers_managers_in_flight_frames_before_closing(fresh_be
     stored_at_exit = await asyncio.to_thread(steps, server, refs)
     replied_at_exit = await asyncio.to_thread(replies, server, conversation)
 
-    await asyncio.to_thread(server.start)
-    async with changed:
-        await asyncio.wait_for(changed.wait_for(lambda: all(not m.outbox for m in managers)), 60)
-    for manager in managers:
-        await manager.stop()
+    await peers.resent_after_restart(server, managers, changed)
     stored = await asyncio.to_thread(steps, server, refs)
     replied = await asyncio.to_thread(replies, server, conversation)
 

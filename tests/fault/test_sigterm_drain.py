@@ -51,11 +51,7 @@ async def test_sigterm_drains_in_flight_frames_and_exits(fresh_beckon) -> None: 
     acked_at_exit = {frame_id: ack for p in crowd for frame_id, ack in p.acks.items()}
     stored_at_exit = await asyncio.to_thread(server.leads, SITE)
 
-    await asyncio.to_thread(server.start)
-    async with changed:
-        await asyncio.wait_for(changed.wait_for(lambda: all(not p.outbox for p in crowd)), 60)
-    for peer in crowd:
-        await peer.stop()
+    await peers.resent_after_restart(server, crowd, changed)
     stored = server.leads(SITE)
     acks = {frame_id: ack for p in crowd for frame_id, ack in p.acks.items()}
     print(
