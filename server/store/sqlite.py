@@ -136,6 +136,34 @@ def _upsert_visitor_now(
     return int(row["id"])
 
 
+_INSERT_LEAD = (
+    "INSERT INTO leads (ref, site_id, visitor_id, kind, status, phone, email, name, answers, source, context,"
+    " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _lead_values(
+    new: NewLead, visitor_id: int, kind: str, status: LeadStatus, answers: dict[str, Any], now: float
+) -> tuple[Any, ...]:
+    """The parameters of _INSERT_LEAD: a new lead with a fresh ref."""
+    return (
+        new_ref(),
+        new.site_id,
+        visitor_id,
+        kind,
+        status.value,
+        new.phone,
+        new.email,
+        new.name,
+        _dumps(answers),
+        new.source,
+        _dumps(new.context),
+        new.client_frame_id,
+        now,
+        now,
+    )
+
+
 def _create_lead_now(
     conn: sqlite3.Connection,
     new: NewLead,
@@ -152,25 +180,7 @@ def _create_lead_now(
     if existing is not None:
         return existing, False, None
     visitor_id = _upsert_visitor_now(conn, new.site_id, new.visitor_key, new.context, new.user_agent)
-    cur = conn.execute(
-        "INSERT INTO leads (ref, site_id, visitor_id, kind, phone, email, name, answers, source, context,"
-        " client_frame_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_ref(),
-            new.site_id,
-            visitor_id,
-            new.kind,
-            new.phone,
-            new.email,
-            new.name,
-            _dumps(new.answers),
-            new.source,
-            _dumps(new.context),
-            new.client_frame_id,
-            now,
-            now,
-        ),
-    )
+    cur = conn.execute(_INSERT_LEAD, _lead_values(new, visitor_id, new.kind, LeadStatus.NEW, new.answers, now))
     lead_id = int(cur.lastrowid or 0)
     rows = [(lead_id, now, "created", Actor.VISITOR.value, None, _dumps({"page": new.context.get("url", "")}))]
     rows += [(lead_id, now, e.type, e.actor_type.value, e.actor_id, _dumps(e.data)) for e in events]
@@ -1093,26 +1103,8 @@ class SQLiteStore:
                 raise FrameTaken(f"quiz run {new.client_frame_id!r} belongs to another visitor")
             if existing is None:
                 visitor_id = await self._upsert_visitor(db, new.site_id, new.visitor_key, new.context, new.user_agent)
-                cur = await db.execute(
-                    "INSERT INTO leads (ref, site_id, visitor_id, kind, status, phone, email, name, answers, source,"
-                    " context, client_frame_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, 'quiz', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        new_ref(),
-                        new.site_id,
-                        visitor_id,
-                        (LeadStatus.NEW if contact else LeadStatus.PARTIAL).value,
-                        new.phone,
-                        new.email,
-                        new.name,
-                        _dumps(answers),
-                        new.source,
-                        _dumps(new.context),
-                        new.client_frame_id,
-                        now,
-                        now,
-                    ),
-                )
+                status = LeadStatus.NEW if contact else LeadStatus.PARTIAL
+                cur = await db.execute(_INSERT_LEAD, _lead_values(new, visitor_id, "quiz", status, answers, now))
                 lead_id = int(cur.lastrowid or 0)
                 await self._add_event(
                     db,
