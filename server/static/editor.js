@@ -632,18 +632,20 @@ function start(root) {
     } catch (e) { /* the frame is our own origin; if not, there is nothing to open */ }
   }
   frame.addEventListener('load', openInFrame);
-  frame.addEventListener('load', async () => {
+  // Placeholders: the texts a visitor of the preview gets, from the preview's own config.
+  async function placeholders() {
     try {
       const url = frame.contentDocument.querySelector('script[data-config]')?.dataset.config;
       if (!url) return;
       builtIn = (await (await fetch(url, { credentials: 'same-origin' })).json()).site.texts || {};
       box.querySelectorAll('[data-built-in]').forEach(el => { el.placeholder = builtInText(el.dataset.builtIn) ?? '' });
     } catch (e) {} // placeholders are a hint: without them the editor works as before
-  });
+  }
+  frame.addEventListener('load', placeholders);
   // The first page of the frame may have loaded before this module ran.
   try {
     const first = frame.contentDocument;
-    if (first && first.readyState == 'complete' && first.URL != 'about:blank') openInFrame();
+    if (first && first.readyState == 'complete' && first.URL != 'about:blank') { openInFrame(); placeholders() }
   } catch (e) { /* not ours: nothing to open */ }
 
   // -- the JSON view: the same draft ------------------------------------------------------------
